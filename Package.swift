@@ -1,0 +1,72 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "LoRAKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        // MARK: - Public API
+        .library(name: "LoRAKit", targets: ["LoRAKit"]),
+        .library(name: "DiffusionCore", targets: ["DiffusionCore"]),
+        .executable(name: "lora-tool", targets: ["lora-tool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // MARK: - Implementation details
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+
+        // MARK: - Libraries
+        .target(
+            name: "LoRAKit",
+            dependencies: [
+                "COpenBLAS",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DiffusionCore",
+            dependencies: ["LoRAKit", "COpenBLAS"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "lora-tool",
+            dependencies: [
+                "LoRAKit",
+                "DiffusionCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+        .testTarget(
+            name: "LoRAKitTests",
+            dependencies: ["LoRAKit"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DiffusionCoreTests",
+            dependencies: ["DiffusionCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LoRAToolTests",
+            dependencies: ["LoRAKit"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file written under a temporary name in its destination folder and renamed
+/// into place only when complete and flushed to disk.
+final class AtomicFile {
+    let destination: String
+    let temporaryPath: String
+    private var fd: Int32
+    private var finished = false
+
+    init(destination: String) throws(SafetensorsError) {
+        self.destination = destination
+        let slash = destination.lastIndex(of: "/")
+        let folder = slash.map { String(destination[..<$0]) } ?? "."
+        let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
+        var template = Array("\(folder.isEmpty ? "/" : folder)/.\(base).tmp-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw .io(path: destination, operation: "create temporary file for", errno: errno) }
+        self.fd = fd
+        self.temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        fchmod(fd, 0o644)
+    }
+
+    deinit {
+        if !finished { discard() }
+    }
+
+    func write(_ bytes: [UInt8]) throws(SafetensorsError) {
+        let result: Result<Void, SafetensorsError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(SafetensorsError) in try write(raw) }
+        }
+        try result.get()
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(SafetensorsError) {
+        guard var p = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        while remaining > 0 {
+            let n = Glibc.write(fd, p, min(remaining, 1 << 30))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: temporaryPath, operation: "write", errno: errno)
+            }
+            remaining -= n
+            p += n
+        }
+    }
+
+    /// Flushes, closes and renames the file into place.
+    func commit() throws(SafetensorsError) {
+        guard fsync(fd) == 0 else { throw .io(path: temporaryPath, operation: "fsync", errno: errno) }
+        guard close(fd) == 0 else { fd = -1; throw .io(path: temporaryPath, operation: "close", errno: errno) }
+        fd = -1
+        guard rename(temporaryPath, destination) == 0 else {
+            throw .io(path: destination, operation: "rename into", errno: errno)
+        }
+        finished = true
+    }
+
+    /// Removes the temporary file.
+    func discard() {
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(temporaryPath)
+        finished = true
+    }
+}

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// The bytes of one safetensors file: a read-only memory mapping of a file on
+/// disk, or an owned copy of bytes given in memory.
+///
+/// `@unchecked Sendable` is sound: the storage is never written after `init`,
+/// and it is unmapped or freed only in `deinit`, when no view can reach it.
+final class ByteStorage: @unchecked Sendable {
+    let base: UnsafeRawPointer?
+    let count: Int
+    /// The file it maps, if any, with its device and inode for "is this an input" checks.
+    let path: String?
+    let fileID: FileID?
+    private let isMapped: Bool
+
+    struct FileID: Hashable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    /// Copies `bytes` into owned memory.
+    init(copying bytes: [UInt8]) {
+        count = bytes.count
+        if bytes.isEmpty {
+            base = nil
+        } else {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 16)
+            bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            base = UnsafeRawPointer(buffer)
+        }
+        path = nil
+        fileID = nil
+        isMapped = false
+    }
+
+    /// Maps the file at `path` read-only. Pages are loaded on first access, so
+    /// opening costs the same whatever the file's size.
+    init(mapping path: String) throws(SafetensorsError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .notSafetensors(reason: "not a regular file") }
+        let size = Int(st.st_size)
+        self.path = path
+        self.fileID = FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        self.count = size
+        if size == 0 {
+            base = nil
+            isMapped = false
+            return
+        }
+        let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let mapped, mapped != MAP_FAILED else { throw .io(path: path, operation: "mmap", errno: errno) }
+        base = UnsafeRawPointer(mapped)
+        isMapped = true
+    }
+
+    deinit {
+        guard let base else { return }
+        if isMapped {
+            munmap(UnsafeMutableRawPointer(mutating: base), count)
+        } else {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        }
+    }
+
+    /// All bytes, valid while `self` is alive.
+    var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Identity of an existing file on disk, or nil when there is none.
+    static func fileID(atPath path: String) -> FileID? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+}

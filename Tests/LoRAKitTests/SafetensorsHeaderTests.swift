@@ -1,0 +1,192 @@
+import Testing
+@testable import LoRAKit
+
+/// One test per validation failure, each from inline bytes.
+@Suite("Safetensors header validation")
+struct SafetensorsHeaderTests {
+    let entry = #"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
+
+    @Test("a valid minimal file parses")
+    func validFileParses() throws {
+        let file = try SafetensorsFile(bytes: safetensorsBytes(#"{"a":\#(entry)}"#, data: [UInt8](repeating: 0, count: 8)))
+        #expect(file.tensors.map(\.name) == ["a"])
+        #expect(file.tensors[0].shape == [2])
+        #expect(file.metadata == nil)
+    }
+
+    @Test("an empty file is not safetensors")
+    func emptyFileIsRejected() {
+        #expect(parseError([]) == .notSafetensors(reason: "the file is empty"))
+    }
+
+    @Test("pickles, zip checkpoints and PNGs are named as such")
+    func foreignFormatsAreNamed() {
+        for prefix: [UInt8] in [[0x80, 0x02, 0x7D], [0x50, 0x4B, 0x03, 0x04, 0, 0, 0, 0, 0], [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]] {
+            guard case .notSafetensors = parseError(prefix + [UInt8](repeating: 0, count: 16)) else {
+                Issue.record("prefix \(prefix) not reported as foreign"); continue
+            }
+        }
+    }
+
+    @Test("fewer than 8 bytes")
+    func headerTooSmall() {
+        #expect(parseError([1, 0, 0]) == .headerTooSmall(fileSize: 3))
+    }
+
+    @Test("header length over 100 MB")
+    func headerTooLarge() {
+        #expect(parseError(safetensorsBytes("{}", declaredLength: 100_000_001)) == .headerTooLarge(length: 100_000_001))
+    }
+
+    @Test("header length past the end of the file")
+    func headerPastEnd() {
+        #expect(parseError(safetensorsBytes("{}", declaredLength: 50)) == .headerLengthPastEnd(length: 50, fileSize: 10))
+    }
+
+    @Test("header length of u64 max")
+    func headerLengthHuge() {
+        #expect(parseError(safetensorsBytes("{}", declaredLength: .max)) == .headerTooLarge(length: .max))
+    }
+
+    @Test("invalid UTF-8")
+    func invalidUTF8() {
+        var bytes = safetensorsBytes("{\"a\":1}")
+        bytes[10] = 0xFF
+        #expect(parseError(bytes) == .invalidUTF8)
+    }
+
+    @Test("invalid JSON reports its offset")
+    func invalidJSON() {
+        guard case .invalidJSON(_, let offset) = parseError(safetensorsBytes("{\"a\" 1}")) else {
+            Issue.record("expected invalidJSON"); return
+        }
+        #expect(offset == 5)
+    }
+
+    @Test("a JSON array is not a header")
+    func headerNotObject() {
+        #expect(parseError(safetensorsBytes("[]")) == .headerNotAnObject)
+    }
+
+    @Test("duplicate tensor keys")
+    func duplicateTensorKey() {
+        let bytes = safetensorsBytes(#"{"a":\#(entry),"a":\#(entry)}"#, data: [UInt8](repeating: 0, count: 8))
+        #expect(parseError(bytes) == .duplicateKey("a"))
+    }
+
+    @Test("duplicate keys inside __metadata__ and inside an entry")
+    func duplicateNestedKeys() {
+        #expect(parseError(safetensorsBytes(#"{"__metadata__":{"k":"1","k":"2"}}"#)) == .duplicateKey("k"))
+        let dupField = #"{"a":{"dtype":"F32","dtype":"F32","shape":[0],"data_offsets":[0,0]}}"#
+        #expect(parseError(safetensorsBytes(dupField)) == .duplicateKey("dtype"))
+    }
+
+    @Test("keys equal after unescaping are duplicates")
+    func escapedDuplicateKey() {
+        #expect(parseError(safetensorsBytes(#"{"__metadata__":{"k":"1","\u006b":"2"}}"#)) == .duplicateKey("k"))
+    }
+
+    @Test("missing fields")
+    func missingField() {
+        #expect(parseError(safetensorsBytes(#"{"a":{"dtype":"F32","shape":[0]}}"#))
+                == .invalidTensorEntry(tensor: "a", reason: "missing field \"data_offsets\""))
+    }
+
+    @Test("ill-typed fields")
+    func illTypedField() {
+        #expect(parseError(safetensorsBytes(#"{"a":{"dtype":4,"shape":[0],"data_offsets":[0,0]}}"#))
+                == .invalidTensorEntry(tensor: "a", reason: "\"dtype\" must be a string"))
+        #expect(parseError(safetensorsBytes(#"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,0]}}"#))
+                == .invalidTensorEntry(tensor: "a", reason: "\"shape\" must be an array of integers"))
+        #expect(parseError(safetensorsBytes(#"{"a":"F32"}"#))
+                == .invalidTensorEntry(tensor: "a", reason: "expected an object, found string"))
+    }
+
+    @Test("unknown dtype")
+    func unknownDType() {
+        #expect(parseError(safetensorsBytes(#"{"a":{"dtype":"F128","shape":[0],"data_offsets":[0,0]}}"#))
+                == .unknownDType(tensor: "a", dtype: "F128"))
+    }
+
+    @Test("negative shape")
+    func negativeShape() {
+        #expect(parseError(safetensorsBytes(#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}"#))
+                == .negativeValue(tensor: "a", field: "shape"))
+    }
+
+    @Test("shape product overflows")
+    func shapeOverflow() {
+        let h = #"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#
+        #expect(parseError(safetensorsBytes(h)) == .overflow(tensor: "a"))
+        let huge = #"{"a":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,0]}}"#
+        #expect(parseError(safetensorsBytes(huge)) == .overflow(tensor: "a"))
+    }
+
+    @Test("byte length differs from elements × dtype size")
+    func sizeMismatch() {
+        let h = #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#
+        #expect(parseError(safetensorsBytes(h, data: [UInt8](repeating: 0, count: 8)))
+                == .sizeMismatch(tensor: "a", expected: 12, actual: 8))
+    }
+
+    @Test("reversed offsets")
+    func reversedOffsets() {
+        let h = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#
+        #expect(parseError(safetensorsBytes(h, data: [UInt8](repeating: 0, count: 8)))
+                == .reversedOffsets(tensor: "a", begin: 8, end: 0))
+    }
+
+    @Test("offsets past the data section")
+    func offsetsOutOfBounds() {
+        let h = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
+        #expect(parseError(safetensorsBytes(h, data: [0, 0, 0, 0])) == .offsetsOutOfBounds(tensor: "a", end: 8, dataSize: 4))
+    }
+
+    @Test("overlapping tensors")
+    func overlapping() {
+        let h = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        #expect(parseError(safetensorsBytes(h, data: [UInt8](repeating: 0, count: 8))) == .overlappingOffsets(tensor: "b", other: "a"))
+    }
+
+    @Test("a gap between tensors")
+    func gap() {
+        let h = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+        #expect(parseError(safetensorsBytes(h, data: [UInt8](repeating: 0, count: 12)))
+                == .gapInOffsets(tensor: "b", expectedBegin: 4, actualBegin: 8))
+    }
+
+    @Test("data not covered to the end of the file (polyglot tail)")
+    func incompleteBuffer() {
+        let h = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
+        #expect(parseError(safetensorsBytes(h, data: [UInt8](repeating: 0, count: 6))) == .incompleteBuffer(covered: 4, dataSize: 6))
+    }
+
+    @Test("metadata values must be strings")
+    func metadataNotStrings() {
+        #expect(parseError(safetensorsBytes(#"{"__metadata__":{"epochs":3}}"#))
+                == .invalidMetadata(key: "epochs", reason: "expected a string value, found number"))
+        #expect(parseError(safetensorsBytes(#"{"__metadata__":["x"]}"#))
+                == .invalidMetadata(key: nil, reason: "expected an object, found array"))
+    }
+
+    @Test("deep nesting is refused without exhausting the stack")
+    func deepNesting() {
+        let h = "{\"__metadata__\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+        guard case .invalidJSON = parseError(safetensorsBytes(h)) else { Issue.record("expected invalidJSON"); return }
+    }
+
+    @Test("scalars, zero-size tensors, padding and leading whitespace are accepted")
+    func lenientCases() throws {
+        let h = #"  {"s":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"e":{"dtype":"F16","shape":[0,3],"data_offsets":[4,4]}}    "#
+        let file = try SafetensorsFile(bytes: safetensorsBytes(h, data: [0, 0, 0x80, 0x3F]))
+        #expect(try file.tensor(named: "s").floats() == [1.0])
+        #expect(try file.tensor(named: "e").floats() == [])
+        #expect(file.info(named: "s")?.elementCount == 1)
+    }
+
+    @Test("a missing tensor name is a typed error")
+    func tensorNotFound() throws {
+        let file = try SafetensorsFile(bytes: safetensorsBytes("{}"))
+        #expect(throws: SafetensorsError.tensorNotFound("x")) { try file.tensor(named: "x") }
+    }
+}
