@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct LoRATool: ParsableCommand {
@@ -9,4 +10,22 @@ struct LoRATool: ParsableCommand {
             Inspect.self,
         ]
     )
+
+    /// Runs the command; usage errors exit with status 2, bad input with 1.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(usageExitCode)
+            }
+            exit(withError: error)
+        }
+    }
 }
+
+/// Exit status for bad usage (unknown option, missing argument, invalid value).
+let usageExitCode: Int32 = 2
