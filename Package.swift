@@ -50,6 +50,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Benchmarks (run by hand, recorded in Docs/benchmarks.md)
+        .executableTarget(
+            name: "lorakit-bench",
+            dependencies: ["LoRAKit"],
+            path: "Benchmarks/lorakit-bench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Tests
         .testTarget(
             name: "LoRAKitTests",

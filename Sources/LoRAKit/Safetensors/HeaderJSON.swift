@@ -110,7 +110,13 @@ struct HeaderJSONParser {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw .duplicateKey(key) }
+            // Small objects (tensor entries) scan linearly; large ones use a set.
+            if members.count < 16 {
+                if members.contains(where: { $0.key == key }) { throw .duplicateKey(key) }
+            } else {
+                if seen.isEmpty { seen = Set(members.map(\.key)) }
+                guard seen.insert(key).inserted else { throw .duplicateKey(key) }
+            }
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':'")
             skipWhitespace()
@@ -158,6 +164,16 @@ struct HeaderJSONParser {
 
     private mutating func parseString() throws(SafetensorsError) -> String {
         index += 1  // opening quote
+        // Fast path: no escapes (the common case) decodes the slice directly.
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
+            index = end + 1
+            return s
+        }
         var utf8: [UInt8] = []
         while true {
             guard let c = current else { throw error("unterminated string") }

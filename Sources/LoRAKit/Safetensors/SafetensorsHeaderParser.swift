@@ -18,7 +18,7 @@ enum SafetensorsHeaderParser {
         guard n <= UInt64(file.count - 8) else { throw .headerLengthPastEnd(length: n, fileSize: file.count) }
         let headerLength = Int(n)
         let header = UnsafeRawBufferPointer(rebasing: file[8..<(8 + headerLength)])
-        guard String(validating: header, as: UTF8.self) != nil else { throw .invalidUTF8 }
+        guard isValidUTF8(header) else { throw .invalidUTF8 }
         let json = try HeaderJSONParser.parse(header)
         guard case .object(let members) = json else { throw .headerNotAnObject }
 
@@ -36,6 +36,21 @@ enum SafetensorsHeaderParser {
         let dataSize = UInt64(file.count - 8 - headerLength)
         try validateLayout(&tensors, dataSize: dataSize)
         return Parsed(headerLength: headerLength, tensors: tensors, metadata: metadata)
+    }
+
+    /// UTF-8 validation without building a String: ASCII (the usual header) is
+    /// checked eight bytes at a time, anything else by the standard decoder.
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = bytes.count
+        while i + 8 <= n {
+            if bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
+            i += 8
+        }
+        while i < n, bytes[i] < 0x80 { i += 1 }
+        if i == n { return true }
+        // Bytes before `i` are ASCII, so `i` starts a character.
+        return String(validating: UnsafeRawBufferPointer(rebasing: bytes[i...]), as: UTF8.self) != nil
     }
 
     /// Distinct errors for files that are plainly something else.
