@@ -1,0 +1,58 @@
+/// Matches diffusers `EulerAncestralDiscreteScheduler` (schedulers/scheduling_euler_ancestral_discrete.py) at 0.42.1.
+///
+/// "Euler a": an Euler step to σ_down plus fresh noise of size σ_up, drawn on every step (also the last, where σ_up = 0).
+public struct EulerAncestralDiscreteScheduler: Scheduler {
+    public static let diffusersClassName = "EulerAncestralDiscreteScheduler"
+    public static var defaults: SchedulerSettings { SchedulerSettings() }
+
+    public let settings: SchedulerSettings
+    public let noise: NoiseSchedule
+    public let timesteps: [Float]
+    public let sigmas: [Float]
+    public let initNoiseSigma: Float
+    public let numInferenceSteps: Int
+    public private(set) var stepIndex = 0
+
+    public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
+        let s = SchedulerSettings(config, defaults: Self.defaults)
+        let name = Self.diffusersClassName
+        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
+        if s.predictionType == .sample || s.predictionType == .originalSample {
+            throw .unsupportedOption(scheduler: name, key: "prediction_type", value: s.predictionType.rawValue)
+        }
+        let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
+        try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
+        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: true)
+        let grid = DiscreteSigmaSchedule.make(settings: s, noise: noise, steps: n, respacing: .none, configRange: false)
+        settings = s
+        self.noise = noise
+        timesteps = grid.timesteps.map { Float($0) }
+        sigmas = (grid.sigmas + [0]).map { Float($0) }
+        numInferenceSteps = n
+        initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sigmas, spacing: s.timestepSpacing)
+    }
+
+    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
+
+    public func scaleModelInput(_ sample: Tensor) -> Tensor {
+        DiscreteSigmaSchedule.scale(sample, sigma: sigmas[min(stepIndex, sigmas.count - 1)])
+    }
+
+    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
+        Tensor.combine(1, original, sigmas[min(max(index, 0), sigmas.count - 1)], z)
+    }
+
+    public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try checkNotExhausted()
+        let sigma = sigmas[stepIndex], sigmaTo = sigmas[stepIndex + 1]
+        let x0 = DiscreteSigmaSchedule.predictOriginal(modelOutput, sample: sample, sigma: sigma, sigmaHat: sigma, type: settings.predictionType)
+        let sigmaUp = (sigmaTo * sigmaTo * (sigma * sigma - sigmaTo * sigmaTo) / (sigma * sigma)).squareRoot()
+        let sigmaDown = (sigmaTo * sigmaTo - sigmaUp * sigmaUp).squareRoot()
+        let dt = sigmaDown - sigma
+        let z = try random.normal(shape: modelOutput.shape)
+        var out = Tensor.zipWith(sample, x0) { xv, pv in xv + ((xv - pv) / sigma) * dt }
+        out = Tensor.combine(1, out, sigmaUp, z)
+        stepIndex += 1
+        return out
+    }
+}

@@ -1,0 +1,159 @@
+/// Matches diffusers `PNDMScheduler` (schedulers/scheduling_pndm.py) at 0.42.1.
+///
+/// PLMS (linear multistep on ε) with `skip_prk_steps = true` (the SD default, A1111 "PLMS"), or the
+/// Runge–Kutta warm-up of the original PNDM when `skip_prk_steps = false`. With PLMS, N steps make N+1
+/// model calls (the second timestep is evaluated twice).
+public struct PNDMScheduler: Scheduler {
+    public static let diffusersClassName = "PNDMScheduler"
+    public static var defaults: SchedulerSettings {
+        var d = SchedulerSettings()
+        d.setAlphaToOne = false
+        d.timestepSpacing = .leading
+        return d
+    }
+
+    public let settings: SchedulerSettings
+    public let noise: NoiseSchedule
+    public let timesteps: [Float]
+    public var sigmas: [Float] { [] }
+    public let numInferenceSteps: Int
+    public private(set) var stepIndex = 0
+    public let trainTimesteps: [Int]
+    let prkCount: Int
+    let finalAlphaCumprod: Float
+    var ets: [Tensor] = []
+    var curSample: Tensor?
+    var curModelOutput: Tensor?
+
+    public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
+        let s = SchedulerSettings(config, defaults: Self.defaults)
+        let name = Self.diffusersClassName
+        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
+        if s.predictionType != .epsilon && s.predictionType != .vPrediction {
+            throw .unsupportedOption(scheduler: name, key: "prediction_type", value: s.predictionType.rawValue)
+        }
+        let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
+        try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
+        let T = s.numTrainTimesteps
+        let asc: [Int]   // `_timesteps`, ascending
+        switch s.timestepSpacing {
+        case .linspace, .leading:
+            asc = TimestepGrid.integerGrid(spacing: s.timestepSpacing, trainSteps: T, steps: n, offset: s.stepsOffset).reversed()
+        case .trailing:
+            asc = TimestepGrid.trailing(trainSteps: T, steps: n).map { Int($0) }.reversed()
+        }
+        var prk: [Int] = []
+        let plms: [Int]
+        if s.skipPRKSteps {
+            guard asc.count >= 2 else { throw .invalidStepCount(scheduler: name, steps: n, reason: "PLMS needs at least 2 steps") }
+            plms = (Array(asc.dropLast()) + [asc[asc.count - 2], asc[asc.count - 1]]).reversed()
+        } else {
+            guard asc.count >= 4 else { throw .invalidStepCount(scheduler: name, steps: n, reason: "PNDM with PRK steps needs at least 4 steps") }
+            let half = T / n / 2
+            var p: [Int] = []
+            for t in asc.suffix(4) { p.append(t); p.append(t + half) }
+            var rep: [Int] = []
+            for v in p.dropLast() { rep.append(v); rep.append(v) }
+            prk = Array(rep.dropFirst().dropLast().reversed())
+            plms = Array(asc.dropLast(3).reversed())
+        }
+        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
+        settings = s
+        self.noise = noise
+        trainTimesteps = prk + plms
+        timesteps = trainTimesteps.map { Float($0) }
+        prkCount = prk.count
+        numInferenceSteps = n
+        finalAlphaCumprod = s.setAlphaToOne ? 1 : noise.alphasCumprod[0]
+    }
+
+    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
+
+    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
+        noise.addNoise(original: original, noise: z, timestep: trainTimesteps[min(max(index, 0), trainTimesteps.count - 1)])
+    }
+
+    public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try checkNotExhausted()
+        let out = stepIndex < prkCount && !settings.skipPRKSteps ? prkStep(modelOutput, sample: sample) : plmsStep(modelOutput, sample: sample)
+        stepIndex += 1
+        return out
+    }
+
+    private var delta: Int { settings.numTrainTimesteps / numInferenceSteps }
+
+    private mutating func prkStep(_ m: Tensor, sample: Tensor) -> Tensor {
+        let counter = stepIndex
+        let t = trainTimesteps[counter]
+        let prevT = t - (counter % 2 == 1 ? 0 : delta / 2)
+        let base = trainTimesteps[counter / 4 * 4]
+        var eps = m
+        switch counter % 4 {
+        case 0:
+            curModelOutput = accumulate(curModelOutput, Float(1.0 / 6.0), m)
+            ets.append(m)
+            curSample = sample
+        case 1, 2:
+            curModelOutput = accumulate(curModelOutput, Float(1.0 / 3.0), m)
+        default:
+            eps = accumulate(curModelOutput, Float(1.0 / 6.0), m)
+            curModelOutput = nil
+        }
+        return previousSample(curSample ?? sample, t: base, prevT: prevT, eps: eps)
+    }
+
+    private func accumulate(_ acc: Tensor?, _ c: Float, _ m: Tensor) -> Tensor {
+        guard let acc else { return m.map { c * $0 } }
+        return Tensor.zipWith(acc, m) { a, b in a + c * b }
+    }
+
+    private mutating func plmsStep(_ m: Tensor, sample: Tensor) -> Tensor {
+        let counter = stepIndex   // diffusers counts PRK calls too
+        var t = trainTimesteps[stepIndex]
+        var prevT = t - delta
+        if counter != 1 {
+            ets = Array(ets.suffix(3))
+            ets.append(m)
+        } else {
+            prevT = t
+            t = t + delta
+        }
+        var x = sample
+        let eps: Tensor
+        let e = ets.count
+        if e == 1 && counter == 0 {
+            eps = m
+            curSample = sample
+        } else if e == 1 && counter == 1 {
+            eps = Tensor.zipWith(m, ets[0]) { a, b in (a + b) / 2 }
+            x = curSample ?? sample
+            curSample = nil
+        } else if e == 2 {
+            eps = Tensor.zipWith(ets[1], ets[0]) { a, b in (3 * a - b) / 2 }
+        } else if e == 3 {
+            let (e1, e2, e3) = (ets[2], ets[1], ets[0])
+            eps = Tensor(shape: m.shape, scalars: (0..<m.count).map { i in
+                (23 * e1.scalars[i] - 16 * e2.scalars[i] + 5 * e3.scalars[i]) / 12
+            })
+        } else {
+            let (e1, e2, e3, e4) = (ets[e - 1], ets[e - 2], ets[e - 3], ets[e - 4])
+            let c: Float = 1.0 / 24.0
+            eps = Tensor(shape: m.shape, scalars: (0..<m.count).map { i in
+                c * (55 * e1.scalars[i] - 59 * e2.scalars[i] + 37 * e3.scalars[i] - 9 * e4.scalars[i])
+            })
+        }
+        return previousSample(x, t: t, prevT: prevT, eps: eps)
+    }
+
+    private func previousSample(_ x: Tensor, t: Int, prevT: Int, eps m: Tensor) -> Tensor {
+        let aT = noise.alphaCumprod(at: t)
+        let aP = prevT >= 0 ? noise.alphaCumprod(at: prevT) : finalAlphaCumprod
+        let bT = 1 - aT, bP = 1 - aP
+        var eps = m
+        if settings.predictionType == .vPrediction { eps = Tensor.combine(aT.squareRoot(), m, bT.squareRoot(), x) }
+        let sampleCoeff = (aP / aT).squareRoot()
+        let denom = aT * bP.squareRoot() + (aT * bT * aP).squareRoot()
+        let d = aP - aT
+        return Tensor.zipWith(x, eps) { xv, ev in sampleCoeff * xv - (d * ev) / denom }
+    }
+}
