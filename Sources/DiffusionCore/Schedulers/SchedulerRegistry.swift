@@ -33,10 +33,10 @@ public enum SchedulerKind: String, CaseIterable, Sendable, Codable {
         case .kdpm2: return try KDPM2DiscreteScheduler(config: config, request: request)
         case .kdpm2Ancestral: return try KDPM2AncestralDiscreteScheduler(config: config, request: request)
         case .dpmSolverMultistep: return try DPMSolverMultistepScheduler(config: config, request: request)
-        case .dpmSolverSinglestep: throw .unknownScheduler("DPMSolverSinglestepScheduler") // TODO-IMPL
-        case .dpmSolverSDE: throw .unknownScheduler("DPMSolverSDEScheduler") // TODO-IMPL
-        case .uniPC: throw .unknownScheduler("UniPCMultistepScheduler") // TODO-IMPL
-        case .deis: throw .unknownScheduler("DEISMultistepScheduler") // TODO-IMPL
+        case .dpmSolverSinglestep: return try DPMSolverSinglestepScheduler(config: config, request: request)
+        case .dpmSolverSDE: return try DPMSolverSDEScheduler(config: config, request: request)
+        case .uniPC: return try UniPCMultistepScheduler(config: config, request: request)
+        case .deis: return try DEISMultistepScheduler(config: config, request: request)
         case .lcm: return try LCMScheduler(config: config, request: request)
         case .tcd: return try TCDScheduler(config: config, request: request)
         }
