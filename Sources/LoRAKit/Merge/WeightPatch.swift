@@ -1,0 +1,50 @@
+/// One change to one layer of a model, as a LoRA module describes it.
+///
+/// The merge engine only needs this much of a LoRA module, so it works the same
+/// for every adapter family.
+public protocol WeightPatch: Sendable {
+    /// The layer patched.
+    var target: ModuleTarget { get }
+    /// The LoRA file keys this patch was read from (reported when unused).
+    var sourceKeys: [String] { get }
+    /// Whether ``apply(toBias:shape:strength:)`` changes anything.
+    var patchesBias: Bool { get }
+    /// Replaces `weight` (Float32, row-major, `shape`) by the patched weight at `strength`.
+    func apply(toWeight weight: inout [Float], shape: [Int], strength: Float) throws
+    /// Replaces `bias` by the patched bias at `strength`.
+    func apply(toBias bias: inout [Float], shape: [Int], strength: Float) throws
+}
+
+/// One LoRA to merge: its patches, what it is for, and how strongly to apply it.
+public struct MergeSource: Sendable {
+    /// A display name (the file name or library name).
+    public var name: String
+    /// The patches, applied in order.
+    public var patches: [any WeightPatch]
+    /// Keys of the file that no patch uses (with the reason), reported as unused.
+    public var unusedKeys: [MergeReport.UnusedKey]
+    /// The family the LoRA was made for, when known.
+    public var baseModel: BaseModel?
+    /// λ for every component unless overridden below. Negative values subtract.
+    public var strength: Float
+    /// λ for UNet patches, when different.
+    public var unetStrength: Float?
+    /// λ for text-encoder patches, when different.
+    public var textEncoderStrength: Float?
+
+    public init(name: String, patches: [any WeightPatch], unusedKeys: [MergeReport.UnusedKey] = [], baseModel: BaseModel?,
+                strength: Float, unetStrength: Float? = nil, textEncoderStrength: Float? = nil) {
+        self.name = name
+        self.patches = patches
+        self.unusedKeys = unusedKeys
+        self.baseModel = baseModel
+        self.strength = strength
+        self.unetStrength = unetStrength
+        self.textEncoderStrength = textEncoderStrength
+    }
+
+    /// The strength used for a patch of `component`.
+    public func strength(for component: ModelComponent) -> Float {
+        component == .unet ? (unetStrength ?? strength) : (textEncoderStrength ?? strength)
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import LoRAKit
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Bake LoRAs into a model, or merge LoRAs into one LoRA.",
+        discussion: """
+        With --base, every LoRA is baked into the model (a diffusers folder, a diffusers component file, \
+        or a single-file SD1.x/SD2.x/SDXL checkpoint): W' = W + Σ λ·ΔW. Without --base, the LoRAs are \
+        merged into one LoRA file by rank concatenation (exact).
+        --lora takes FILE, FILE:STRENGTH (negative allowed) or FILE:unet=X,te=Y.
+        """)
+
+    @Option(help: "The model to bake into (diffusers folder, component .safetensors, or single-file checkpoint).")
+    var base: String?
+
+    @Option(name: .customLong("lora"), help: "A LoRA file with its strength: FILE[:STRENGTH] or FILE:unet=X,te=Y. Repeatable.")
+    var loras: [LoRASpec] = []
+
+    @Option(name: .shortAndLong, help: "Output folder (for a diffusers folder) or file.")
+    var output: String
+
+    @Option(help: "Store floating-point tensors as f16, bf16 or f32 (default: keep each tensor's type; f32 for a LoRA merge).")
+    var dtype: OutputDType?
+
+    @Option(help: "UNet strength for every LoRA that gives none of its own.")
+    var unetStrength: Float?
+
+    @Option(name: .customLong("te-strength"), help: "Text-encoder strength for every LoRA that gives none of its own.")
+    var textEncoderStrength: Float?
+
+    @Flag(help: "Fail when any LoRA key would be unused or any module skipped.")
+    var strict = false
+
+    @Flag(help: "Overwrite an existing output (never an input).")
+    var force = false
+
+    @Flag(name: .customLong("allow-base-mismatch"), help: "Apply LoRAs made for another model family anyway.")
+    var allowBaseMismatch = false
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    @Option(help: "OpenBLAS threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard !loras.isEmpty else { throw ValidationError("give at least one --lora") }
+    }
+
+    func run() throws {
+        if let threads { LinearAlgebraSettings.setThreadCount(threads) }
+        let outputURL = URL(fileURLWithPath: output)
+        var parsed: [(lora: LoRAFile, source: MergeSource)] = []
+        for spec in loras {
+            let lora: LoRAFile
+            do { lora = try LoRAFile(contentsOf: URL(fileURLWithPath: spec.path)) } catch {
+                printError("\(spec.path): \(error)")
+                throw badInputExitCode
+            }
+            let source = MergeSource(lora: lora, strength: spec.strength,
+                                     unetStrength: spec.unetStrength ?? unetStrength,
+                                     textEncoderStrength: spec.textEncoderStrength ?? textEncoderStrength)
+            parsed.append((lora, source))
+        }
+        do {
+            if let base {
+                let options = MergeOptions(outputDType: dtype?.dtype, strict: strict, overwrite: force, allowBaseMismatch: allowBaseMismatch)
+                let progress = ProgressLine.stderrIfTerminal()
+                var callback: (@Sendable (MergeProgress) -> Void)?
+                if let progress { callback = { progress.update($0) } }
+                let sources = parsed.map(\.source)
+                let report = try ModelMerger.merge(into: URL(fileURLWithPath: base), sources: sources,
+                                                   output: outputURL, options: options, progress: callback)
+                progress?.finish()
+                if json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
+            } else {
+                let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: force)
+                if json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
+            }
+        } catch let error as MergeError {
+            printError(error.description)
+            throw badInputExitCode
+        }
+    }
+}
+
+/// Output dtype choices.
+enum OutputDType: String, ExpressibleByArgument, CaseIterable {
+    case f16, bf16, f32
+    var dtype: DType {
+        switch self {
+        case .f16: .f16
+        case .bf16: .bf16
+        case .f32: .f32
+        }
+    }
+}
+
+/// A Codable value as a JSON object for `printJSON`.
+func jsonObject<T: Encodable>(_ value: T) throws -> Any {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return try JSONSerialization.jsonObject(with: encoder.encode(value))
+}
