@@ -32,7 +32,7 @@ public struct DDPMScheduler: Scheduler {
         let n = try request.stepCount(scheduler: name, allowTimesteps: true, allowSigmas: false)
         let ts: [Int]
         if let custom = request.timesteps {
-            ts = custom.map { Int($0) }
+            ts = try TimestepGrid.customIntegers(custom, scheduler: name)
             for i in 1..<max(ts.count, 1) where ts[i] >= ts[i - 1] {
                 throw .invalidCustomSchedule(scheduler: name, reason: "timesteps must be strictly descending")
             }

@@ -42,7 +42,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
             if s.useKarrasSigmas || s.useLuLambdas || s.useExponentialSigmas || s.useBetaSigmas {
                 throw .conflictingOptions(scheduler: name, reason: "custom timesteps cannot be combined with σ respacing")
             }
-            let ts = custom.map { Int($0) }
+            let ts = try TimestepGrid.customIntegers(custom, scheduler: name)
             guard ts.allSatisfy({ $0 >= 0 && $0 < s.numTrainTimesteps }) else {
                 throw .invalidCustomSchedule(scheduler: name, reason: "timesteps must lie in 0..<\(s.numTrainTimesteps)")
             }

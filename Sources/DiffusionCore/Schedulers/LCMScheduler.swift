@@ -73,7 +73,7 @@ public struct LCMScheduler: Scheduler {
         let T = s.numTrainTimesteps
         if let custom = request.timesteps {
             guard request.strength > 0, request.strength <= 1 else { throw .invalidStrength(request.strength) }
-            let ts = custom.map { Int($0) }
+            let ts = try TimestepGrid.customIntegers(custom, scheduler: name)
             guard !ts.isEmpty else { throw .invalidCustomSchedule(scheduler: name, reason: "empty timestep list") }
             for i in 1..<max(ts.count, 1) where ts[i] >= ts[i - 1] {
                 throw .invalidCustomSchedule(scheduler: name, reason: "timesteps must be strictly descending")

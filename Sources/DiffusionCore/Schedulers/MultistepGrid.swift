@@ -23,7 +23,7 @@ struct MultistepGrid {
         func toT(_ sig: [Double], round: Bool) -> [Int] {
             sig.map { v in
                 let t = SigmaGrid.sigmaToT(v, logSigmas: logSigmas)
-                return round ? Int(TimestepGrid.round(t)) : Int(t)   // int64 cast truncates
+                return TimestepGrid.integer(round ? TimestepGrid.round(t) : t)   // the int64 cast truncates
             }
         }
         if s.useKarrasSigmas {

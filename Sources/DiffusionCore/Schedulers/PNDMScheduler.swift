@@ -40,7 +40,7 @@ public struct PNDMScheduler: Scheduler {
         case .linspace, .leading:
             asc = TimestepGrid.integerGrid(spacing: s.timestepSpacing, trainSteps: T, steps: n, offset: s.stepsOffset).reversed()
         case .trailing:
-            asc = TimestepGrid.trailing(trainSteps: T, steps: n).map { Int($0) }.reversed()
+            asc = TimestepGrid.trailing(trainSteps: T, steps: n).map { TimestepGrid.integer($0) }.reversed()
         }
         var prk: [Int] = []
         let plms: [Int]

@@ -104,6 +104,18 @@ public struct SchedulerSettings: Sendable, Equatable {
         if stepsOffset < 0 || stepsOffset >= numTrainTimesteps {
             throw .invalidConfig(key: "steps_offset", reason: "must be in 0..<num_train_timesteps, got \(stepsOffset)")
         }
+        for (key, value) in [("sigma_min", sigmaMin), ("sigma_max", sigmaMax)] {
+            if let v = value, !(v.isFinite && v > 0) {
+                throw .invalidConfig(key: key, reason: "must be a positive finite number, got \(v)")
+            }
+        }
+        if let lo = sigmaMin, let hi = sigmaMax, lo >= hi {
+            throw .invalidConfig(key: "sigma_min", reason: "must be smaller than sigma_max")
+        }
+        for (key, value) in [("timestep_scaling", timestepScaling), ("sample_max_value", sampleMaxValue), ("clip_sample_range", clipSampleRange)] {
+            if !value.isFinite { throw .invalidConfig(key: key, reason: "must be finite, got \(value)") }
+        }
+        if lambdaMinClipped.isNaN { throw .invalidConfig(key: "lambda_min_clipped", reason: "must not be NaN") }
         if thresholding && !(dynamicThresholdingRatio > 0 && dynamicThresholdingRatio <= 1) {
             throw .invalidConfig(key: "dynamic_thresholding_ratio", reason: "must be in (0, 1]")
         }

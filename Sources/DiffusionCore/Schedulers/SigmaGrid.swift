@@ -11,7 +11,7 @@ enum SigmaGrid {
     /// `np.interp(x, arange(count), table)`.
     static func interp(_ x: Double, table: [Float]) -> Double {
         let n = table.count
-        guard n > 0 else { return 0 }
+        guard n > 0, !x.isNaN else { return .nan }
         if x <= 0 { return Double(table[0]) }
         if x >= Double(n - 1) { return Double(table[n - 1]) }
         let j = Int(x.rounded(.down))

@@ -26,6 +26,20 @@ enum TimestepGrid {
         return out
     }
 
+    /// Converts a computed timestep to an integer without trapping (NaN → 0, clamped to ±2³¹).
+    static func integer(_ x: Double) -> Int {
+        guard x.isFinite else { return x.isNaN ? 0 : (x > 0 ? Int(Int32.max) : Int(Int32.min)) }
+        return Int(min(max(x, Double(Int32.min)), Double(Int32.max)))
+    }
+
+    /// Converts caller-supplied timesteps, rejecting non-finite values.
+    static func customIntegers(_ values: [Double], scheduler: String) throws(SchedulerError) -> [Int] {
+        guard values.allSatisfy({ $0.isFinite }) else {
+            throw .invalidCustomSchedule(scheduler: scheduler, reason: "timesteps must be finite numbers")
+        }
+        return values.map { integer($0) }
+    }
+
     /// `np.round` (half to even).
     static func round(_ x: Double) -> Double { x.rounded(.toNearestOrEven) }
 
@@ -33,12 +47,12 @@ enum TimestepGrid {
     static func integerGrid(spacing: TimestepSpacing, trainSteps T: Int, steps N: Int, offset: Int) -> [Int] {
         switch spacing {
         case .linspace:
-            return linspace(0, Double(T - 1), N).map { Int(round($0)) }.reversed()
+            return linspace(0, Double(T - 1), N).map { integer(round($0)) }.reversed()
         case .leading:
             let ratio = T / N
             return (0..<N).map { $0 * ratio + offset }.reversed()
         case .trailing:
-            return trailing(trainSteps: T, steps: N).map { Int($0) }
+            return trailing(trainSteps: T, steps: N).map { integer($0) }
         }
     }
 
@@ -52,13 +66,13 @@ enum TimestepGrid {
     static func multistepGrid(spacing: TimestepSpacing, trainSteps T: Int, lastTimestep: Int, steps N: Int, offset: Int) -> [Int] {
         switch spacing {
         case .linspace:
-            let g = linspace(0, Double(lastTimestep - 1), N + 1).map { Int(round($0)) }
+            let g = linspace(0, Double(lastTimestep - 1), N + 1).map { integer(round($0)) }
             return Array(g.reversed().dropLast())
         case .leading:
             let ratio = lastTimestep / (N + 1)
             return Array((0...N).map { $0 * ratio }.reversed().dropLast()).map { $0 + offset }
         case .trailing:
-            return trailing(trainSteps: T, steps: N, last: lastTimestep).map { Int($0) }
+            return trailing(trainSteps: T, steps: N, last: lastTimestep).map { integer($0) }
         }
     }
 
