@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import LoRAKit
+
+/// One row of Fixtures/merge/cases.json (written by Scripts/fixtures/merge_fixtures.py).
+struct MergeCase: Decodable, CustomTestStringConvertible, Sendable {
+    struct LoRA: Decodable, Sendable {
+        var file: String
+        var strength: Float
+        var unet_strength: Float?
+        var te_strength: Float?
+    }
+    var name: String
+    var model: String
+    var loras: [LoRA]
+    var expected: String
+    var notes: String?
+
+    var testDescription: String { name }
+
+    static func all() -> [MergeCase] {
+        guard let url = Bundle.module.url(forResource: "cases", withExtension: "json", subdirectory: "Fixtures/merge"),
+              let data = try? Data(contentsOf: url),
+              let cases = try? JSONDecoder().decode([MergeCase].self, from: data) else { return [] }
+        return cases
+    }
+
+    func sources() throws -> [MergeSource] {
+        try loras.map { l in
+            let lora = try LoRAFile(contentsOf: MergeFixtures.url(l.file))
+            return MergeSource(lora: lora, strength: l.strength, unetStrength: l.unet_strength, textEncoderStrength: l.te_strength)
+        }
+    }
+}
+
+enum MergeFixtures {
+    static var root: URL { Bundle.module.url(forResource: "merge", withExtension: nil, subdirectory: "Fixtures")! }
+    static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+
+    /// Expected tensors keyed `component/name`.
+    static func expected(_ relative: String) throws -> SafetensorsFile { try SafetensorsFile(contentsOf: url(relative)) }
+
+    /// Max |a − b| and where, or nil when shapes differ.
+    static func maxDifference(_ a: [Float], _ b: [Float]) -> (Float, Int)? {
+        guard a.count == b.count else { return nil }
+        var worst: (Float, Int) = (0, -1)
+        for i in a.indices {
+            let d = abs(a[i] - b[i])
+            if d > worst.0 || d.isNaN { worst = (d, i) }
+        }
+        return worst
+    }
+}
+
+/// Builds the single-file (LDM/SGM) checkpoint of a diffusers fixture folder with
+/// the library's name tables, as a user's original-format file would be laid out.
+enum CheckpointBuilder {
+    struct Layout {
+        var unetPrefix = "model.diffusion_model."
+        var encoders: [(component: ModelComponent, folder: String, prefix: String, openCLIP: Bool)]
+    }
+
+    static func layout(for model: String) -> Layout {
+        switch model {
+        case "sd2": Layout(encoders: [(.textEncoder, "text_encoder", "cond_stage_model.model.", true)])
+        case "sdxl": Layout(encoders: [(.textEncoder, "text_encoder", "conditioner.embedders.0.transformer.", false),
+                                       (.textEncoder2, "text_encoder_2", "conditioner.embedders.1.model.", true)])
+        default: Layout(encoders: [(.textEncoder, "text_encoder", "cond_stage_model.transformer.", false)])
+        }
+    }
+
+    static func build(model: String, folder: URL, to output: URL) throws {
+        let layout = layout(for: model)
+        var writer = SafetensorsWriter(metadata: ["format": "pt"])
+        let unet = try SafetensorsFile(contentsOf: folder.appendingPathComponent("unet/diffusion_pytorch_model.safetensors"))
+        let upWithAttention = Set(unet.names.compactMap { name -> Int? in
+            let p = name.split(separator: ".")
+            return p.count > 2 && p[0] == "up_blocks" && p[2] == "attentions" ? Int(p[1]) : nil
+        })
+        for info in unet.tensors {
+            let original = try #require(UNetCheckpointNames.originalName(diffusers: info.name, upBlocksWithAttention: upWithAttention))
+            writer.add(unet.tensor(info), as: layout.unetPrefix + original)
+        }
+        for encoder in layout.encoders {
+            let te = try SafetensorsFile(contentsOf: folder.appendingPathComponent("\(encoder.folder)/model.safetensors"))
+            var fused: [String: [Int: TensorView]] = [:]
+            for info in te.tensors {
+                let name = TextEncoderCheckpointNames.withTextModelLevel(info.name)
+                if !encoder.openCLIP {
+                    writer.add(te.tensor(info), as: encoder.prefix + name)
+                } else if name.hasPrefix("text_projection") {
+                    let v = te.tensor(info)
+                    let (rows, cols) = (info.shape[0], info.shape[1])
+                    let w = v.floats()
+                    var t = [Float](repeating: 0, count: w.count)
+                    for r in 0..<rows { for c in 0..<cols { t[c * rows + r] = w[r * cols + c] } }
+                    writer.add(name: encoder.prefix + "text_projection", shape: [cols, rows], floats: t, as: info.dtype)
+                } else {
+                    let mapped = try #require(TextEncoderCheckpointNames.openCLIPName(transformers: name), "no OpenCLIP name for \(name)")
+                    if let third = mapped.fusedThird {
+                        fused[mapped.name, default: [:]][third] = te.tensor(info)
+                    } else {
+                        writer.add(te.tensor(info), as: encoder.prefix + mapped.name)
+                    }
+                }
+            }
+            for (name, parts) in fused {
+                let q = try #require(parts[0]), k = try #require(parts[1]), v = try #require(parts[2])
+                writer.add(name: encoder.prefix + name, shape: [q.shape[0] * 3] + q.shape.dropFirst(),
+                           floats: q.floats() + k.floats() + v.floats(), as: q.dtype)
+            }
+        }
+        try writer.write(to: output)
+    }
+}
