@@ -9,6 +9,8 @@ struct LoRATool: ParsableCommand {
         subcommands: [
             Inspect.self,
             MergeCommand.self,
+            SchedulersCommand.self,
+            ScheduleCommand.self,
         ]
     )
 

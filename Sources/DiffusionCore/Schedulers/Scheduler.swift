@@ -96,6 +96,13 @@ extension Scheduler {
     /// The timestep of the next model call, if any.
     public var currentTimestep: Float? { stepIndex < timesteps.count ? timesteps[stepIndex] : nil }
 
+    /// The first model call of an img2img run with this strength (diffusers `get_timesteps`: `t_start · order`).
+    /// Pass it to ``setBeginIndex(_:)`` and noise the image with ``addNoise(original:noise:atIndex:)`` at that index.
+    /// - Throws: ``SchedulerError/invalidStrength(_:)`` outside `(0, 1]`.
+    public func img2imgBeginIndex(strength: Double) throws(SchedulerError) -> Int {
+        try TimestepGrid.img2imgBeginIndex(steps: numInferenceSteps, strength: strength, order: order)
+    }
+
     /// Throws if the schedule is finished.
     func checkNotExhausted() throws(SchedulerError) {
         if stepIndex >= timesteps.count {

@@ -1,0 +1,117 @@
+import ArgumentParser
+import DiffusionCore
+import Foundation
+
+/// `lora-tool schedule`: the timesteps and σ a run would use.
+struct ScheduleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule",
+        abstract: "Show the timesteps and sigmas a scheduler would use for a run.",
+        discussion: """
+        Without --config the Stable Diffusion 1.5 scheduler_config.json is used. With --strength the run \
+        starts part-way, as img2img does (LCM and TCD apply the strength to their own timestep selection).
+        """)
+
+    @Option(help: "Scheduler name: InvokeAI id (dpmpp_2m_k), A1111 label (\"DPM++ 2M Karras\") or diffusers class.")
+    var scheduler: String
+
+    @Option(help: "Number of inference steps.")
+    var steps: Int
+
+    @Option(help: "A diffusers scheduler_config.json (default: the SD 1.5 one).")
+    var config: String?
+
+    @Option(help: "img2img strength in (0, 1].")
+    var strength: Double?
+
+    @Flag(help: "Print JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        if let s = strength, !(s > 0 && s <= 1) { throw ValidationError("--strength must be in (0, 1], got \(s)") }
+        do { _ = try SchedulerRegistry.preset(named: scheduler) } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    struct Report: Encodable {
+        let scheduler: String
+        let diffusersClass: String
+        let a1111: [String]
+        let steps: Int
+        let strength: Double?
+        let beginIndex: Int
+        let modelCalls: Int
+        let initNoiseSigma: Float
+        let timesteps: [Float]
+        let sigmas: [Float]?
+
+        enum CodingKeys: String, CodingKey {
+            case scheduler, a1111, steps, strength, timesteps, sigmas
+            case diffusersClass = "diffusers_class"
+            case beginIndex = "begin_index"
+            case modelCalls = "model_calls"
+            case initNoiseSigma = "init_noise_sigma"
+        }
+    }
+
+    func run() throws {
+        do {
+            let report = try makeReport()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+                FileHandle.standardOutput.write(try encoder.encode(report))
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            } else {
+                print(text(report), terminator: "")
+            }
+        } catch let error as SchedulerError {
+            printError("\(error)")
+            throw badInputExitCode
+        }
+    }
+
+    private func makeReport() throws(SchedulerError) -> Report {
+        let preset = try SchedulerRegistry.preset(named: scheduler)
+        let base = try config.map { path throws(SchedulerError) in try SchedulerConfig.load(contentsOf: URL(fileURLWithPath: path)) }
+            ?? .stableDiffusion15
+        let ownStrength = preset.kind == .lcm || preset.kind == .tcd
+        let request = ScheduleRequest(steps: steps, strength: ownStrength ? (strength ?? 1) : 1)
+        let s = try preset.make(config: base, request: request)
+        var begin = 0
+        if let strength, !ownStrength {
+            begin = try s.img2imgBeginIndex(strength: strength)
+        }
+        let ts = Array(s.timesteps.dropFirst(begin))
+        let sig: [Float]? = s.sigmas.isEmpty ? nil : Array(s.sigmas.dropFirst(begin))
+        return Report(scheduler: preset.id, diffusersClass: preset.kind.rawValue, a1111: preset.a1111, steps: steps,
+                      strength: strength, beginIndex: begin, modelCalls: ts.count, initNoiseSigma: s.initNoiseSigma,
+                      timesteps: ts, sigmas: sig)
+    }
+
+    private func text(_ r: Report) -> String {
+        var out = "Scheduler:   \(r.scheduler) (\(r.diffusersClass)\(r.a1111.isEmpty ? "" : ", A1111 \"" + r.a1111.joined(separator: "\", \"") + "\""))\n"
+        out += "Steps:       \(r.steps)"
+        if let s = r.strength { out += ", strength \(s), first model call \(r.beginIndex)" }
+        out += "\nModel calls: \(r.modelCalls)\n"
+        if r.strength == nil { out += "Init σ:      \(r.initNoiseSigma)\n" }
+        out += "\n   #   TIMESTEP" + (r.sigmas == nil ? "" : "          SIGMA") + "\n"
+        for (k, t) in r.timesteps.enumerated() {
+            var line = String(repeating: " ", count: max(0, 4 - String(k).count)) + "\(k)"
+            let ts = t == t.rounded() ? String(Int(t)) : String(format: "%.4f", t)
+            line += String(repeating: " ", count: max(1, 11 - ts.count)) + ts
+            if let sig = r.sigmas, k < sig.count {
+                let ss = String(format: "%.6g", sig[k])
+                line += String(repeating: " ", count: max(1, 15 - ss.count)) + ss
+            }
+            out += line + "\n"
+        }
+        if let sig = r.sigmas, sig.count > r.timesteps.count {
+            out += "final σ:" + String(repeating: " ", count: 18) + String(format: "%.6g", sig[sig.count - 1]) + "\n"
+        }
+        return out
+    }
+}
