@@ -2,12 +2,20 @@ import Foundation
 import LoRAKit
 
 /// Formatting of `inspect` output: human text and a JSON object.
+/// The generic safetensors part is always shown; the LoRA part only when the file holds LoRA modules.
 enum InspectReport {
-    static func json(for file: SafetensorsFile) -> [String: Any] {
+    struct Options {
+        var verbose = false
+        var stats = false
+    }
+
+    // MARK: - JSON
+
+    static func json(for file: SafetensorsFile, lora: LoRAFile? = nil, options: Options = Options()) -> [String: Any] {
         let summary = file.summary
         var metadata: [String: Any] = [:]
         for (k, v) in file.metadata ?? [:] { metadata[k] = MetadataFormatting.decodedJSON(v) ?? v }
-        return [
+        var out: [String: Any] = [
             "path": file.path ?? "",
             "file_size": file.fileSize,
             "header_length": file.headerLength,
@@ -22,9 +30,17 @@ enum InspectReport {
             },
             "metadata": file.metadata == nil ? NSNull() : metadata,
         ]
+        if let lora, lora.isLoRA {
+            out["lora"] = LoRAInspection.json(lora, options: options)
+        } else {
+            out["lora"] = NSNull()
+        }
+        return out
     }
 
-    static func text(for file: SafetensorsFile) -> String {
+    // MARK: - Text
+
+    static func text(for file: SafetensorsFile, lora: LoRAFile? = nil, options: Options = Options()) -> String {
         let summary = file.summary
         var out = ""
         out += "File:        \(file.path ?? "-")\n"
@@ -33,6 +49,11 @@ enum InspectReport {
         out += "Parameters:  \(Formatting.grouped(summary.parameterCount))\n"
         for t in summary.byDType {
             out += "  \(t.dtype.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(t.tensorCount) tensors, \(Formatting.grouped(t.parameterCount)) parameters, \(Formatting.bytes(t.byteCount))\n"
+        }
+        if let lora, lora.isLoRA {
+            out += "\n" + LoRAInspection.text(lora, options: options)
+        } else {
+            out += "\nLoRA:        no LoRA modules recognised\n"
         }
         out += "\n"
         let rows = file.tensors.sorted { $0.name < $1.name }
@@ -90,5 +111,156 @@ enum Formatting {
         var unit = 0
         while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
         return unit == 0 ? "\(n) B" : String(format: "%.2f %@", value, units[unit])
+    }
+
+    /// A float for display: integers without a fraction, others with up to 6 significant digits.
+    static func number(_ x: Float) -> String {
+        if x == x.rounded(), abs(x) < 1e9 { return String(Int(x)) }
+        return String(format: "%.6g", Double(x))
+    }
+}
+
+/// The LoRA part of `inspect`: format, families, base model, components, ranks, triggers,
+/// training metadata, hashes, unrecognised keys; modules with `--verbose`; |ΔW| with `--stats`.
+enum LoRAInspection {
+    struct ModuleStats {
+        var meanAbs: Float
+        var maxAbs: Float
+        var frobenius: Float
+        var shape: [Int]
+    }
+
+    static func stats(_ m: LoRAModule) -> Result<ModuleStats, LoRAError> {
+        do {
+            let d = try m.scaledDelta()
+            var sum: Double = 0, sq: Double = 0
+            var mx: Float = 0
+            for v in d.values { sum += Double(abs(v)); sq += Double(v) * Double(v); mx = max(mx, abs(v)) }
+            let n = Double(max(d.values.count, 1))
+            return .success(ModuleStats(meanAbs: Float(sum / n), maxAbs: mx, frobenius: Float(sq.squareRoot()), shape: d.shape))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func familySummary(_ lora: LoRAFile) -> String {
+        var parts = lora.familyCounts.sorted { $0.key < $1.key }.map { "\($0.key.displayName) \($0.value)" }
+        if lora.doraCount > 0 { parts.append("DoRA on \(lora.doraCount)") }
+        return parts.joined(separator: ", ")
+    }
+
+    static func rangeSummary(_ values: [Float]) -> String {
+        guard let lo = values.min(), let hi = values.max() else { return "-" }
+        var counts: [Float: Int] = [:]
+        for v in values { counts[v, default: 0] += 1 }
+        if lo == hi { return Formatting.number(lo) }
+        let common = counts.max { ($0.value, -$0.key) < ($1.value, -$1.key) }!
+        return "\(Formatting.number(lo))–\(Formatting.number(hi)) (most common \(Formatting.number(common.key)), \(counts.count) distinct)"
+    }
+
+    static func text(_ lora: LoRAFile, options: InspectReport.Options) -> String {
+        var out = "LoRA:\n"
+        let formats = lora.formatCounts.sorted { $0.value > $1.value }.map { "\($0.key.rawValue) \($0.value)" }
+        out += "  Format:       \(lora.format.rawValue)" + (formats.count > 1 ? " (mixed: \(formats.joined(separator: ", ")))" : "") + "\n"
+        out += "  Modules:      \(lora.modules.count) (\(familySummary(lora)))\n"
+        let comps = lora.components.map { c in "\(c.rawValue) \(lora.modules.filter { $0.target.component == c }.count)" }
+        out += "  Components:   \(comps.joined(separator: ", "))\n"
+        let b = lora.baseModel
+        out += "  Base model:   \(b.detected?.displayName ?? "unknown")\n"
+        for e in b.evidence { out += "    - \(e)\n" }
+        if let said = b.metadataSays { out += "    metadata says \(said.displayName)\n" }
+        if let conflict = b.conflict { out += "    CONFLICT: \(conflict)\n" }
+        out += "  Rank:         \(rangeSummary(lora.modules.compactMap { $0.rank.map(Float.init) }))\n"
+        out += "  Alpha:        \(rangeSummary(lora.modules.compactMap(\.alpha)))\n"
+        out += "  Scale:        \(rangeSummary(lora.modules.map(\.scale)))\n"
+        let triggers = lora.triggerWords()
+        if !triggers.isEmpty {
+            out += "  Triggers:     " + triggers.map { t in t.count.map { "\(t.text) (\($0))" } ?? t.text }.joined(separator: ", ") + "\n"
+        }
+        if !lora.embeddedTokens.isEmpty {
+            out += "  Embedded tokens: " + lora.embeddedTokens.map { "\($0.name) [\($0.shape.map(String.init).joined(separator: ", "))]" }.joined(separator: ", ") + "\n"
+        }
+        let h = lora.file.computeHashes()
+        out += "  SHA-256:      \(h.sha256) (AutoV2 \(h.autoV2))\n"
+        var sshs = "  sshs_model_hash: \(h.sshsModelHash)"
+        if let stored = lora.file.metadata?["sshs_model_hash"] { sshs += stored == h.sshsModelHash ? " (matches stored)" : " (stored \(stored) differs)" }
+        out += sshs + "\n"
+        let training = lora.trainingSummary.filter { !$0.key.hasPrefix("sshs_") }
+        if !training.isEmpty {
+            out += "  Training:\n"
+            for f in training { out += "    \(f.label): \(f.value.count > 120 ? String(f.value.prefix(117)) + "..." : f.value)\n" }
+        }
+        for w in lora.warnings { out += "  Warning: \(w)\n" }
+        if !lora.unrecognized.isEmpty {
+            out += "  Unrecognized: \(lora.unrecognized.flatMap(\.keys).count) keys in \(lora.unrecognized.count) groups\n"
+            for u in lora.unrecognized { out += "    \(u.module): \(u.reason) [\(u.keys.joined(separator: ", "))]\n" }
+        }
+        if options.verbose {
+            out += "  Modules:\n"
+            for m in lora.modules {
+                out += "    \(m.target)  \(m.family.rawValue)\(m.isDoRA ? "+dora" : "")"
+                out += "  rank \(m.rank.map(String.init) ?? "-")  alpha \(m.alpha.map(Formatting.number) ?? "-")  scale \(Formatting.number(m.scale))"
+                out += "  ← \(m.sourceKeys.first.map { $0.components(separatedBy: ".").first ?? $0 } ?? "")\n"
+            }
+        }
+        if options.stats {
+            out += "  |ΔW| (s·ΔW, strength 1):   mean        max         Frobenius\n"
+            for m in lora.modules {
+                switch stats(m) {
+                case .success(let s):
+                    out += "    \(m.target)  " + [s.meanAbs, s.maxAbs, s.frobenius].map { String(format: "%-11.4g", Double($0)) }.joined(separator: " ") + "\n"
+                case .failure(let e):
+                    out += "    \(m.target)  n/a (\(e))\n"
+                }
+            }
+        }
+        return out
+    }
+
+    static func json(_ lora: LoRAFile, options: InspectReport.Options) -> [String: Any] {
+        let b = lora.baseModel
+        let h = lora.file.computeHashes()
+        var out: [String: Any] = [
+            "format": lora.format.rawValue,
+            "format_counts": Dictionary(uniqueKeysWithValues: lora.formatCounts.map { ($0.key.rawValue, $0.value) }),
+            "module_count": lora.modules.count,
+            "families": Dictionary(uniqueKeysWithValues: lora.familyCounts.map { ($0.key.rawValue, $0.value) }),
+            "dora_modules": lora.doraCount,
+            "components": Dictionary(uniqueKeysWithValues: lora.components.map { c in (c.rawValue, lora.modules.filter { $0.target.component == c }.count) }),
+            "base_model": [
+                "detected": b.detected?.rawValue ?? NSNull(),
+                "evidence": b.evidence,
+                "metadata_says": b.metadataSays?.rawValue ?? NSNull(),
+                "conflict": b.conflict ?? NSNull(),
+            ] as [String: Any],
+            "ranks": Array(Set(lora.modules.compactMap(\.rank))).sorted(),
+            "alphas": Array(Set(lora.modules.compactMap(\.alpha))).sorted(),
+            "trigger_words": lora.triggerWords().map { ["text": $0.text, "count": $0.count ?? NSNull(), "source": $0.source] as [String: Any] },
+            "training": Dictionary(uniqueKeysWithValues: lora.trainingSummary.map { ($0.key, $0.value) }),
+            "hashes": [
+                "sha256": h.sha256, "autov2": h.autoV2, "sshs_model_hash": h.sshsModelHash, "legacy_hash": h.legacyHash,
+                "stored_sshs_model_hash": lora.file.metadata?["sshs_model_hash"] ?? NSNull(),
+            ] as [String: Any],
+            "warnings": lora.warnings,
+            "unrecognized": lora.unrecognized.map { ["module": $0.module, "keys": $0.keys, "reason": $0.reason] as [String: Any] },
+            "embedded_tokens": lora.embeddedTokens.map { ["name": $0.name, "shape": $0.shape] as [String: Any] },
+        ]
+        if options.verbose || options.stats {
+            out["modules"] = lora.modules.map { m -> [String: Any] in
+                var d: [String: Any] = [
+                    "target": m.target.description, "component": m.target.component.rawValue, "path": m.target.path,
+                    "family": m.family.rawValue, "dora": m.isDoRA, "rank": m.rank ?? NSNull(), "alpha": m.alpha ?? NSNull(),
+                    "scale": m.scale, "keys": m.sourceKeys,
+                ]
+                if options.stats {
+                    switch stats(m) {
+                    case .success(let s): d["delta_stats"] = ["mean_abs": s.meanAbs, "max_abs": s.maxAbs, "frobenius": s.frobenius, "shape": s.shape] as [String: Any]
+                    case .failure(let e): d["delta_stats"] = ["error": e.description]
+                    }
+                }
+                return d
+            }
+        }
+        return out
     }
 }

@@ -73,3 +73,21 @@ extension LoRAModule {
         }
     }
 }
+
+extension LoRAModule {
+    /// `s · ΔW` in the shape the module's own factors give (`(out, in)`, `(out, in, kh, kw)`,
+    /// or `(out, in·kh·kw)` for flattened LoHa conv factors), for statistics when no base
+    /// weight is at hand.
+    /// - Throws: ``LoRAError/unsupported(target:reason:)`` for IA³ or a module with no weight delta;
+    ///   ``LoRAError/invalidTensor(key:reason:)`` for malformed factors.
+    public func scaledDelta() throws(LoRAError) -> (values: [Float], shape: [Int]) {
+        guard family.isAdditive else {
+            throw .unsupported(target: target.description, reason: "IA3 scales the weight; it has no additive ΔW")
+        }
+        guard patchesWeight else { throw .unsupported(target: target.description, reason: "the module has no weight delta") }
+        var natural = try naturalDelta()
+        let s = scale
+        try DeltaMath.la { () throws(LinearAlgebraError) in try BLAS.scale(&natural.values, by: s) }
+        return natural
+    }
+}
