@@ -70,7 +70,7 @@ public struct UniPCMultistepScheduler: Scheduler {
         var converted = VPPrediction.dataPrediction(modelOutput, sample: sample, sigma: sigmas[i], type: s.predictionType)
         if s.thresholding { converted = Prediction.threshold(converted, ratio: s.dynamicThresholdingRatio, maxValue: Float(s.sampleMaxValue)) }
         if useCorrector, let last = lastSample {
-            x = update(anchor: last, target: i, source: i - 1, order: thisOrder, history: 1, correction: converted)
+            x = update(anchor: last, target: i, source: i - 1, order: thisOrder, correction: converted)
         }
         modelOutputs.removeFirst()
         modelOutputs.append(converted)
@@ -78,7 +78,7 @@ public struct UniPCMultistepScheduler: Scheduler {
         order = min(order, lowerOrderNums + 1)
         thisOrder = order
         lastSample = x
-        let prev = update(anchor: x, target: i + 1, source: i, order: order, history: 0, correction: nil)
+        let prev = update(anchor: x, target: i + 1, source: i, order: order, correction: nil)
         if lowerOrderNums < s.solverOrder { lowerOrderNums += 1 }
         stepIndex += 1
         return prev
@@ -90,9 +90,9 @@ public struct UniPCMultistepScheduler: Scheduler {
     }
 
     /// One UniP (predictor, `correction == nil`) or UniC (corrector) update from σ[source] to σ[target].
-    /// `history` is the offset of the previous points: 0 for the predictor (s_k = source − k), 1 for the
-    /// corrector (its outputs were stored before the new one). `m0` is the newest stored output.
-    private func update(anchor x: Tensor, target: Int, source: Int, order: Int, history: Int, correction mt: Tensor?) -> Tensor {
+    /// The previous points are s_k = source − k with outputs `modelOutputs[−1−k]`; `m0` is the newest stored
+    /// output (the corrector runs before the new output is stored, the predictor after).
+    private func update(anchor x: Tensor, target: Int, source: Int, order: Int, correction mt: Tensor?) -> Tensor {
         let (aT, sT, lT) = lambda(target)
         let (_, s0, l0) = lambda(source)
         let h = lT - l0
