@@ -26,11 +26,17 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
 
+        .target(
+            name: "CLoRAKitKernels",
+            path: "Sources/CLoRAKitKernels"
+        ),
+
         // MARK: - Libraries
         .target(
             name: "LoRAKit",
             dependencies: [
                 "COpenBLAS",
+                "CLoRAKitKernels",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

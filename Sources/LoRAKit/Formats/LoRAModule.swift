@@ -114,9 +114,32 @@ public struct LoRAModule: Sendable {
             try applyIA3(&weight, shape: shape, strength: strength)
         } else if isDoRA {
             try applyDoRA(&weight, shape: shape, strength: strength)
+        } else if (family == .lora || family == .locon) && !hasMid {
+            try applyLowRankInPlace(&weight, shape: shape, strength: strength)
         } else {
             let delta = try deltaWeight(shape: shape)
             try DeltaMath.la { () throws(LinearAlgebraError) in try BLAS.axpy(strength, delta, &weight) }
+        }
+    }
+
+    /// Plain LoRA / LoCon: `W += (λ·s) · flat(U) · flat(D)` as one sgemm accumulating into
+    /// W (β = 1), with no ΔW buffer; the same numbers as ``deltaWeight(shape:)`` + axpy
+    /// up to float rounding order.
+    private func applyLowRankInPlace(_ weight: inout [Float], shape: [Int], strength: Float) throws(LoRAError) {
+        let up = try view(.up), down = try view(.down)
+        guard up.shape.count >= 2, down.shape.count >= 2 else {
+            throw .invalidTensor(key: target.description, reason: "up/down must have at least 2 dimensions")
+        }
+        let out = up.shape[0]
+        let rank = DeltaMath.count(up.shape.dropFirst())
+        guard down.shape[0] == rank else {
+            throw .invalidTensor(key: target.description, reason: "up \(LoRAError.format(up.shape)) and down \(LoRAError.format(down.shape)) ranks differ")
+        }
+        try fit([out] + Array(down.shape.dropFirst()), to: shape)
+        let inner = DeltaMath.count(down.shape.dropFirst())
+        let u = up.floats(), d = down.floats()
+        try DeltaMath.la { () throws(LinearAlgebraError) in
+            try BLAS.gemm(m: out, n: inner, k: rank, alpha: strength * scale, u, d, beta: 1, &weight)
         }
     }
 

@@ -131,6 +131,7 @@ final class MergePlan: @unchecked Sendable {
             if let applications = file.patches[info.name], info.dtype.isFloatingPoint {
                 writer.add(.init(name: info.name, dtype: outDType, shape: info.shape, source: .producer { [self] out in
                     var values = view.floats()
+                    view.releasePages()
                     for application in applications { self.apply(application, to: &values, shape: info.shape) }
                     values.withUnsafeBufferPointer { ElementConversion.encode($0, as: outDType, into: out) }
                 }))
@@ -138,6 +139,7 @@ final class MergePlan: @unchecked Sendable {
             } else if outDType != info.dtype {
                 writer.add(.init(name: info.name, dtype: outDType, shape: info.shape, source: .producer { out in
                     let values = view.floats()
+                    view.releasePages()
                     values.withUnsafeBufferPointer { ElementConversion.encode($0, as: outDType, into: out) }
                 }))
                 count(patched: false)

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLoRAKitKernels
 
 /// A file written under a temporary name in its destination folder and renamed
 /// into place only when complete and flushed to disk.
@@ -48,6 +49,25 @@ final class AtomicFile {
             remaining -= n
             p += n
         }
+    }
+
+    /// Appends `count` bytes of the file `source` from `offset`, copied inside the kernel
+    /// when it can (`copy_file_range`); returns false when the caller must copy itself.
+    func copy(from source: Int32, offset: Int, count: Int) throws(SafetensorsError) -> Bool {
+        guard source >= 0 else { return false }
+        var inOffset = Int64(offset)
+        var remaining = count
+        while remaining > 0 {
+            let n = Int(lorakit_copy_file_range(source, &inOffset, fd, remaining))
+            if n < 0 {
+                if errno == EINTR { continue }
+                if remaining == count && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP) { return false }
+                throw .io(path: temporaryPath, operation: "copy into", errno: errno)
+            }
+            if n == 0 { throw .io(path: temporaryPath, operation: "copy into (short source)", errno: EIO) }
+            remaining -= n
+        }
+        return true
     }
 
     /// Flushes, closes and renames the file into place.

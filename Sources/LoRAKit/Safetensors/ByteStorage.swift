@@ -16,6 +16,8 @@ final class ByteStorage: @unchecked Sendable {
     /// The file it maps, if any, with its device and inode for "is this an input" checks.
     let path: String?
     let fileID: FileID?
+    /// The open descriptor of a mapped file (kept for in-kernel copies), or -1.
+    let descriptor: Int32
     private let isMapped: Bool
 
     struct FileID: Hashable, Sendable {
@@ -35,6 +37,7 @@ final class ByteStorage: @unchecked Sendable {
         }
         path = nil
         fileID = nil
+        descriptor = -1
         isMapped = false
     }
 
@@ -43,7 +46,8 @@ final class ByteStorage: @unchecked Sendable {
     init(mapping path: String) throws(SafetensorsError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
-        defer { close(fd) }
+        var keepOpen = false
+        defer { if !keepOpen { close(fd) } }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .notSafetensors(reason: "not a regular file") }
@@ -53,22 +57,37 @@ final class ByteStorage: @unchecked Sendable {
         self.count = size
         if size == 0 {
             base = nil
+            descriptor = -1
             isMapped = false
             return
         }
         let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let mapped, mapped != MAP_FAILED else { throw .io(path: path, operation: "mmap", errno: errno) }
         base = UnsafeRawPointer(mapped)
+        descriptor = fd
+        keepOpen = true
         isMapped = true
     }
 
     deinit {
+        if descriptor >= 0 { close(descriptor) }
         guard let base else { return }
         if isMapped {
             munmap(UnsafeMutableRawPointer(mutating: base), count)
         } else {
             UnsafeMutableRawPointer(mutating: base).deallocate()
         }
+    }
+
+    /// Tells the kernel the pages of `range` will not be needed again soon, so a
+    /// streaming pass over a large file does not keep it all resident.
+    func release(_ range: Range<Int>) {
+        guard isMapped, let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
     /// All bytes, valid while `self` is alive.

@@ -1,3 +1,5 @@
+import CLoRAKitKernels
+
 /// Conversions between the format's element types and `Float`.
 ///
 /// Decoding matches torch's `.float()`: F16, BF16 and both F8 kinds widen
@@ -14,7 +16,8 @@ public enum ElementConversion {
         case .f32:
             for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
         case .f16:
-            for i in 0..<n { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))) }
+            guard n > 0 else { return }
+            lorakit_f16_to_f32(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), out.baseAddress!, n)
         case .bf16:
             for i in 0..<n { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16) }
         case .f64:
@@ -71,7 +74,8 @@ public enum ElementConversion {
         case .f32:
             for i in 0..<n { out.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
         case .f16:
-            for i in 0..<n { out.storeBytes(of: Float16(values[i]).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+            guard n > 0 else { return }
+            lorakit_f32_to_f16(values.baseAddress!, out.baseAddress!.assumingMemoryBound(to: UInt16.self), n)
         case .bf16:
             for i in 0..<n { out.storeBytes(of: bfloat16Bits(values[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
         case .f64:

@@ -148,6 +148,14 @@ public struct SafetensorsWriter: Sendable {
         }
         let header = try serializedHeader()
         let file = try AtomicFile(destination: path)
+        // Producers run ahead on a background thread, in file order.
+        let jobs: [ProducerPipeline.Job] = ordered.enumerated().compactMap { i, entry in
+            if case .producer(let fill) = entry.source { return (i, entry.byteCount, fill) }
+            return nil
+        }
+        let pipeline = ProducerPipeline(jobs: jobs)
+        if !jobs.isEmpty { pipeline.start() }
+        defer { if !jobs.isEmpty { pipeline.cancel() } }
         do {
             try file.write(header)
             var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
@@ -157,17 +165,20 @@ public struct SafetensorsWriter: Sendable {
                 case .bytes(let bytes):
                     try bytes.withUnsafeBytes { try file.write($0) }
                 case .view(let view):
-                    try view.withUnsafeBytes { try file.write($0) }
+                    let range = view.fileRange
+                    if try !file.copy(from: view.storage.descriptor, offset: range.lowerBound, count: range.count) {
+                        try view.withUnsafeBytes { try file.write($0) }
+                        view.releasePages()
+                    }
                 case .floats(let values):
                     try Self.ensure(&scratch, entry.byteCount)
                     let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<entry.byteCount])
                     values.withUnsafeBufferPointer { ElementConversion.encode($0, as: entry.dtype, into: out) }
                     try file.write(UnsafeRawBufferPointer(out))
-                case .producer(let fill):
-                    try Self.ensure(&scratch, entry.byteCount)
-                    let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<entry.byteCount])
-                    try fill(out)
-                    try file.write(UnsafeRawBufferPointer(out))
+                case .producer:
+                    let bytes = try pipeline.take(i)
+                    defer { pipeline.done(bytes) }
+                    try file.write(UnsafeRawBufferPointer(rebasing: bytes[0..<entry.byteCount]))
                 }
                 progress?(i + 1, ordered.count)
             }

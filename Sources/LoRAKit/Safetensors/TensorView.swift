@@ -44,6 +44,12 @@ public struct TensorView: Sendable {
         withUnsafeBytes { ElementConversion.decode($0, dtype: info.dtype, into: out) }
     }
 
+    /// Byte range of the data in the whole file.
+    var fileRange: Range<Int> { (dataStart + info.dataOffsets.lowerBound)..<(dataStart + info.dataOffsets.upperBound) }
+
+    /// Drops the tensor's pages from this process's memory (they are read again if touched).
+    public func releasePages() { storage.release(fileRange) }
+
     /// The source file's identity, used to refuse writing over an input.
     var sourceFileID: ByteStorage.FileID? { storage.fileID }
 }

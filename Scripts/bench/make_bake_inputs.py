@@ -1,0 +1,64 @@
+"""Inputs for the bake benchmark (Docs/benchmarks.md): an SD1.5-shaped diffusers
+folder with random fp16 weights (UNet, text encoder, VAE) and a rank-64
+LCM-LoRA-shaped LoRA (kohya prefix + diffusers names: attention, ff, proj_in/out,
+resnet convs, shortcuts, up/downsamplers, time_emb_proj), as the real
+lcm-lora-sdv1-5 file is laid out. Written to bench-data/ (git-ignored).
+
+    /root/venvs/lorakit-ref/bin/python Scripts/bench/make_bake_inputs.py
+"""
+import json
+import os
+import re
+
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+from safetensors.torch import save_file
+from transformers import CLIPTextConfig, CLIPTextModel
+
+OUT = "bench-data"
+RANK = 64
+TARGETS = re.compile(
+    r"(to_q|to_k|to_v|to_out\.0|proj_in|proj_out|ff\.net\.0\.proj|ff\.net\.2|conv1|conv2|conv_shortcut|"
+    r"downsamplers\.0\.conv|upsamplers\.0\.conv|time_emb_proj)$")
+
+
+def main():
+    torch.manual_seed(0)
+    folder = os.path.join(OUT, "sd15-random")
+    os.makedirs(folder, exist_ok=True)
+    unet = UNet2DConditionModel()  # the default config is SD1.5's
+    unet.half().save_pretrained(os.path.join(folder, "unet"))
+    te = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                      num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu"))
+    te.half().save_pretrained(os.path.join(folder, "text_encoder"))
+    vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+                        up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, sample_size=512)
+    vae.half().save_pretrained(os.path.join(folder, "vae"))
+    DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012).save_pretrained(os.path.join(folder, "scheduler"))
+    with open(os.path.join(folder, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
+                   "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
+                   "vae": ["diffusers", "AutoencoderKL"], "scheduler": ["diffusers", "DDIMScheduler"],
+                   "tokenizer": [None, None], "safety_checker": [None, None], "feature_extractor": [None, None]}, f)
+
+    lora = {}
+    for name, module in unet.named_modules():
+        if not TARGETS.search(name) or not hasattr(module, "weight"):
+            continue
+        w = module.weight
+        key = "lora_unet_" + name.replace(".", "_")
+        if w.ndim == 4:
+            out_c, in_c, kh, kw = w.shape
+            lora[key + ".lora_down.weight"] = (torch.randn(RANK, in_c, kh, kw) * 0.01).half()
+            lora[key + ".lora_up.weight"] = (torch.randn(out_c, RANK, 1, 1) * 0.01).half()
+        else:
+            out_f, in_f = w.shape
+            lora[key + ".lora_down.weight"] = (torch.randn(RANK, in_f) * 0.01).half()
+            lora[key + ".lora_up.weight"] = (torch.randn(out_f, RANK) * 0.01).half()
+        lora[key + ".alpha"] = torch.tensor(float(RANK), dtype=torch.float16)
+    save_file(lora, os.path.join(OUT, "lcm-lora-r64.safetensors"))
+    print(f"{len(lora) // 3} LoRA modules written")
+
+
+if __name__ == "__main__":
+    main()
