@@ -12,8 +12,6 @@ struct MergeGoldenTests {
         "text_encoder_2": "text_encoder_2/model.safetensors",
     ]
 
-    static func family(_ model: String) -> String { String(model.prefix { $0 != "_" }) }
-
     static func tolerance(_ dtype: DType, _ value: Float) -> Float {
         dtype == .f16 ? max(abs(value) * 0x1p-10, 0x1p-24) : 1e-5
     }
@@ -23,7 +21,7 @@ struct MergeGoldenTests {
         let tmp = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let out = tmp.appendingPathComponent("merged")
-        let report = try ModelMerger.merge(into: MergeFixtures.url(c.model), sources: c.sources(), output: out)
+        let report = try ModelMerger.merge(into: MergeFixtures.url(c.folder), sources: c.sources(), output: out)
         #expect(report.loras.allSatisfy { $0.skipped.isEmpty && $0.unusedKeys.isEmpty }, "\(report.loras.map { ($0.skipped, $0.unusedKeys.prefix(3)) })")
 
         let expected = try MergeFixtures.expected(c.expected)
@@ -44,7 +42,7 @@ struct MergeGoldenTests {
 
         // Everything diffusers left alone is byte-identical to the base.
         for (component, path) in Self.componentFiles {
-            let baseURL = MergeFixtures.url(c.model).appendingPathComponent(path)
+            let baseURL = MergeFixtures.url(c.folder).appendingPathComponent(path)
             guard FileManager.default.fileExists(atPath: baseURL.path) else { continue }
             let base = try SafetensorsFile(contentsOf: baseURL)
             let merged = try SafetensorsFile(contentsOf: out.appendingPathComponent(path))
@@ -63,7 +61,7 @@ struct MergeGoldenTests {
         let tmp = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let checkpoint = tmp.appendingPathComponent("\(c.model).safetensors")
-        try CheckpointBuilder.build(model: Self.family(c.model), folder: MergeFixtures.url(c.model), to: checkpoint)
+        try CheckpointBuilder.build(model: c.model, folder: MergeFixtures.url(c.folder), to: checkpoint)
         let out = tmp.appendingPathComponent("merged.safetensors")
         let report = try ModelMerger.merge(into: checkpoint, sources: c.sources(), output: out)
         #expect(report.loras.allSatisfy { $0.skipped.isEmpty && $0.unusedKeys.isEmpty })

@@ -11,7 +11,10 @@ struct MergeCase: Decodable, CustomTestStringConvertible, Sendable {
         var te_strength: Float?
     }
     var name: String
+    /// The family: sd1, sd2 or sdxl.
     var model: String
+    /// The diffusers folder to merge into (e.g. sd1_fp16).
+    var folder: String
     var loras: [LoRA]
     var expected: String
     var notes: String?

@@ -81,15 +81,17 @@ struct UNetArchitecture: Sendable {
         }
         for i in 0..<levels {
             for j in 0..<layersPerBlock {
-                let inChannels = j == 0 ? (i == 0 ? blockChannels[0] : blockChannels[i - 1]) : blockChannels[i]
-                resnet("down_blocks.\(i).resnets.\(j)", shortcut: inChannels != blockChannels[i])
+                // The first resnet of a level may have a shortcut whenever a model changes width
+                // there (the stock configs do at levels 1–2; reduced or retrained UNets elsewhere).
+                // Listing it costs nothing: no other module can be spelled the same way.
+                resnet("down_blocks.\(i).resnets.\(j)", shortcut: j == 0)
                 if downHasAttention[i] { attention("down_blocks.\(i).attentions.\(j)", depth: transformerDepth[i]) }
             }
             if i < levels - 1 { out.append(("down_blocks.\(i).downsamplers.0.conv", .conv)) }
         }
-        resnet("mid_block.resnets.0", shortcut: false)
+        resnet("mid_block.resnets.0", shortcut: true)
         attention("mid_block.attentions.0", depth: midTransformerDepth)
-        resnet("mid_block.resnets.1", shortcut: false)
+        resnet("mid_block.resnets.1", shortcut: true)
         for i in 0..<levels {
             for j in 0...layersPerBlock {
                 resnet("up_blocks.\(i).resnets.\(j)", shortcut: true)
