@@ -67,7 +67,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(
             name: "LoRAKitTests",
-            dependencies: ["LoRAKit"],
+            dependencies: ["LoRAKit", "CLoRAKitKernels"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

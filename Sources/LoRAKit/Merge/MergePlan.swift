@@ -22,6 +22,8 @@ final class MergePlan: @unchecked Sendable {
 
     let sources: [MergeSource]
     let options: MergeOptions
+    /// The Float32 working copy of the tensor being patched, reused across tensors.
+    private let scratch = ScratchFloats()
     private(set) var files: [File] = []
     private let modelBase: BaseModel?
     private let modelBaseEvidence: String
@@ -130,10 +132,12 @@ final class MergePlan: @unchecked Sendable {
             let outDType = info.dtype.isFloatingPoint ? (options.outputDType ?? info.dtype) : info.dtype
             if let applications = file.patches[info.name], info.dtype.isFloatingPoint {
                 writer.add(.init(name: info.name, dtype: outDType, shape: info.shape, source: .producer { [self] out in
-                    var values = view.floats()
-                    view.releasePages()
-                    for application in applications { self.apply(application, to: &values, shape: info.shape) }
-                    values.withUnsafeBufferPointer { ElementConversion.encode($0, as: outDType, into: out) }
+                    scratch.withValues(count: info.elementCount) { values in
+                        values.withUnsafeMutableBufferPointer { view.decode(into: $0) }
+                        view.releasePages()
+                        for application in applications { self.apply(application, to: &values, shape: info.shape) }
+                        values.withUnsafeBufferPointer { ElementConversion.encode($0, as: outDType, into: out) }
+                    }
                 }))
                 count(patched: true)
             } else if outDType != info.dtype {
@@ -227,5 +231,24 @@ extension ParameterIndex {
             if entries.contains(where: { $0.0.components.contains(.textEncoder2) }) { return (.sdxl, "has a second text encoder") }
             return fallback
         }
+    }
+}
+
+/// A reusable Float32 buffer. Producers run one at a time on the writer's pipeline
+/// thread, so one buffer serves them all; the lock only guards against misuse.
+final class ScratchFloats: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Float] = []
+
+    /// Calls `body` with an array of exactly `count` elements (contents unspecified).
+    func withValues<R>(count: Int, _ body: (inout [Float]) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        if values.count > count {
+            values.removeLast(values.count - count)
+        } else if values.count < count {
+            values.append(contentsOf: repeatElement(0, count: count - values.count))
+        }
+        return try body(&values)
     }
 }

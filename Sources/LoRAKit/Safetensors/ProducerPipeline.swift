@@ -12,6 +12,8 @@ final class ProducerPipeline: @unchecked Sendable {
     private let lookahead: Int
     private let jobs: [Job]
     private var finished = false
+    /// Buffers handed back by the consumer, reused so large tensors do not fault in fresh pages each time.
+    private var pool: [UnsafeMutableRawBufferPointer] = []
 
     init(jobs: [Job], lookahead: Int = 2) {
         self.jobs = jobs
@@ -33,13 +35,13 @@ final class ProducerPipeline: @unchecked Sendable {
             inFlight += 1
             condition.unlock()
 
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(job.byteCount, 1), alignment: 64)
+            let buffer = obtainBuffer(job.byteCount)
             let result: Result<UnsafeMutableRawBufferPointer, any Error>
             do {
                 try job.fill(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<job.byteCount]))
                 result = .success(buffer)
             } catch {
-                buffer.deallocate()
+                recycle(buffer)
                 result = .failure(error)
             }
             condition.lock()
@@ -63,13 +65,31 @@ final class ProducerPipeline: @unchecked Sendable {
         return try result.get()
     }
 
-    /// Frees a buffer from ``take(_:)`` and lets the next job start.
+    /// Returns a buffer from ``take(_:)`` and lets the next job start.
     func done(_ buffer: UnsafeMutableRawBufferPointer) {
-        buffer.deallocate()
         condition.lock()
         inFlight -= 1
+        pool.append(buffer)
         condition.broadcast()
         condition.unlock()
+    }
+
+    private func obtainBuffer(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        condition.lock()
+        defer { condition.unlock() }
+        if let i = pool.firstIndex(where: { $0.count >= count }) { return pool.remove(at: i) }
+        if !pool.isEmpty { pool.removeFirst().deallocate() }
+        return UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+    }
+
+    private func recycle(_ buffer: UnsafeMutableRawBufferPointer) {
+        condition.lock()
+        pool.append(buffer)
+        condition.unlock()
+    }
+
+    deinit {
+        for b in pool { b.deallocate() }
     }
 
     /// Stops the background thread after its current job and frees what it computed.
