@@ -19,6 +19,9 @@ struct MergeCommand: ParsableCommand {
     @Option(name: .customLong("lora"), help: "A LoRA file with its strength: FILE[:STRENGTH] or FILE:unet=X,te=Y. Repeatable.")
     var loras: [LoRASpec] = []
 
+    @Option(name: .customLong("lora-dir"), help: "The LoRA library folder where --lora names that are not files are looked up (default: $LORAKIT_HOME/loras, else ~/.lorakit/loras).")
+    var loraDir: String?
+
     @Option(name: .shortAndLong, help: "Output folder (for a diffusers folder) or file.")
     var output: String
 
@@ -56,7 +59,8 @@ struct MergeCommand: ParsableCommand {
         var parsed: [(lora: LoRAFile, source: MergeSource)] = []
         for spec in loras {
             let lora: LoRAFile
-            do { lora = try LoRAFile(contentsOf: URL(fileURLWithPath: spec.path)) } catch {
+            let loraURL = try resolveLoRA(spec.path, loraDir: loraDir)
+            do { lora = try LoRAFile(contentsOf: loraURL) } catch {
                 printError("\(spec.path): \(error)")
                 throw badInputExitCode
             }

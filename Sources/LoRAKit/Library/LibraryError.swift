@@ -25,7 +25,7 @@ public enum LoRALibraryError: Error, Equatable, Sendable, CustomStringConvertibl
             "no LoRA named '\(query)' in \(folder)"
                 + (suggestions.isEmpty ? "" : " (did you mean: \(suggestions.joined(separator: ", "))?)")
         case .ambiguous(let query, let candidates):
-            "'\(query)' matches \(candidates.count) LoRAs: \(candidates.joined(separator: ", ")); give the folder too (e.g. '\(Self.stemPath(candidates.first ?? query))') or a hash prefix"
+            "'\(query)' matches \(candidates.count) LoRAs: \(candidates.joined(separator: ", ")); give the folder too (e.g. '\(Self.stemPath(candidates.first { $0.contains("/") } ?? candidates.first ?? query))') or a hash prefix"
         case .notALoRA(let query, let path, let reason):
             "'\(query)' is \(path), which is not a usable LoRA: \(reason)"
         case .baseModelMismatch(let lora, let loraBase, let model, let modelBase):
