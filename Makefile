@@ -3,6 +3,8 @@ SWIFT ?= swift
 CONFIG ?= release
 BIN = .build/$(CONFIG)/lora-tool
 EXAMPLE = Examples/example-lora.safetensors
+TINY = Tests/LoRAKitTests/Fixtures/merge
+DEMO_OUT = .build/demo
 
 .PHONY: demo test build deps clean
 
@@ -13,8 +15,21 @@ build: deps
 	$(SWIFT) build -c $(CONFIG) --product lora-tool
 
 demo: build
-	@echo "== lora-tool inspect $(EXAMPLE)"
-	@$(BIN) inspect $(EXAMPLE)
+	@mkdir -p $(DEMO_OUT)
+	@echo "== 1. What is in a LoRA file: lora-tool inspect $(EXAMPLE)"
+	@$(BIN) inspect $(EXAMPLE) | awk '/^NAME /{exit} {print}'
+	@echo
+	@echo "== 2. The InvokeAI LCM recipe, baked: LCM-LoRA at 0.35 + a style LoRA at 0.45 into a (tiny) SD1 pipeline"
+	@$(BIN) merge --force --base $(TINY)/sd1 \
+		--lora $(TINY)/lora/sd1_lcm_style.safetensors:0.35 --lora $(TINY)/lora/sd1_kohya.safetensors:0.45 \
+		--output $(DEMO_OUT)/sd1-lcm
+	@echo
+	@echo "== 3. Two LoRAs merged exactly into one LoRA file"
+	@$(BIN) merge --force --lora $(TINY)/lora/sd1_kohya.safetensors:0.6 --lora $(TINY)/lora/sd1_second.safetensors:0.4 \
+		--output $(DEMO_OUT)/merged-lora.safetensors
+	@echo
+	@echo "== 4. The timesteps an LCM run uses at 4 steps"
+	@$(BIN) schedule --scheduler lcm --steps 4
 
 test: deps
 	$(SWIFT) test

@@ -25,7 +25,7 @@ enum InspectReport {
             "dtypes": summary.byDType.map {
                 ["dtype": $0.dtype.rawValue, "tensors": $0.tensorCount, "parameters": $0.parameterCount, "bytes": $0.byteCount]
             },
-            "tensors": file.tensors.sorted { $0.name < $1.name }.map {
+            "tensors": file.tensors.sorted { $0.name.compare($1.name, options: .numeric) == .orderedAscending }.map {
                 ["name": $0.name, "dtype": $0.dtype.rawValue, "shape": $0.shape, "data_offsets": [$0.dataOffsets.lowerBound, $0.dataOffsets.upperBound]] as [String: Any]
             },
             "metadata": file.metadata == nil ? NSNull() : metadata,
@@ -56,7 +56,7 @@ enum InspectReport {
             out += "\nLoRA:        no LoRA modules recognised\n"
         }
         out += "\n"
-        let rows = file.tensors.sorted { $0.name < $1.name }
+        let rows = file.tensors.sorted { $0.name.compare($1.name, options: .numeric) == .orderedAscending }
         let width = min(rows.map(\.name.count).max() ?? 4, 100)
         out += "NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  DTYPE    SHAPE\n"
         for info in rows {

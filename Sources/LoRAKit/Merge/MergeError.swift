@@ -23,7 +23,7 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .unsupportedModel(let path, let reason): "\(path): cannot merge into this model: \(reason)"
         case .baseModelMismatch(let lora, let lb, let model, let mb):
-            "\(lora) is a \(lb.displayName) LoRA but \(model) is a \(mb.displayName) model"
+            "\(lora) was made for \(lb.displayName) but \(model) is a \(mb.displayName) model"
         case .unusedKeys(let lora, let count, let first): "\(lora): \(count) keys would be unused (first: \(first)); refusing in strict mode"
         case .patchFailed(let lora, let module, let reason): "\(lora): cannot apply \(module): \(reason)"
         case .invalidOutput(let path, let reason): "\(path): \(reason)"
