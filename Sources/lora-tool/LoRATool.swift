@@ -10,6 +10,7 @@ struct LoRATool: ParsableCommand {
             Inspect.self,
             ListCommand.self,
             MergeCommand.self,
+            ResizeCommand.self,
             SchedulersCommand.self,
             ScheduleCommand.self,
         ]

@@ -1,0 +1,206 @@
+import Foundation
+
+/// Changes the rank of a LoRA's modules the way kohya `networks/resize_lora.py` does
+/// (NUMERICS §3.2): per module ΔW = up·down, SVD, keep a rank chosen by a ``RankRule``
+/// capped at the requested rank, `up = U·diag(S)`, `down = Vᵀ`, and `alpha = s·rank` so
+/// the effective strength α/r is kept.
+///
+/// The SVD of up·down is taken without forming ΔW (QR of both factors, `sgesdd` of the
+/// r×r core); ΔW is only formed when a module is resized to more than its old rank.
+/// Key names are kept (`<stem>.alpha` is written next to the down key, as kohya does);
+/// modules that are not plain low-rank (LoHa, LoKr, Tucker mid, full, IA³, norm) and
+/// other keys are copied unchanged, floating tensors stored in the output dtype.
+///
+/// ```swift
+/// let lora = try LoRAFile(contentsOf: input)
+/// let report = try LoRAResize.resize(lora, options: .init(rank: 32, rule: .svFrobenius(0.9)), output: out)
+/// ```
+public enum LoRAResize {
+    /// What to keep.
+    public struct Options: Sendable {
+        /// The rank (the cap for a dynamic rule).
+        public var rank: Int
+        /// The rank for conv modules (4-D factors); nil uses ``rank``.
+        public var convRank: Int?
+        /// How the rank is chosen.
+        public var rule: RankRule
+        /// Storage type of floating tensors in the output (kohya's `--save_precision`, float by default).
+        public var dtype: DType
+        /// Replace an existing output (never an input).
+        public var overwrite: Bool
+
+        public init(rank: Int, convRank: Int? = nil, rule: RankRule = .fixed, dtype: DType = .f32, overwrite: Bool = false) {
+            self.rank = rank
+            self.convRank = convRank
+            self.rule = rule
+            self.dtype = dtype
+            self.overwrite = overwrite
+        }
+    }
+
+    /// One resized module (kohya's `--verbose` line).
+    public struct ModuleResult: Sendable, Codable, Equatable {
+        /// The module's stem as spelled in the file.
+        public var name: String
+        public var isConv: Bool
+        public var oldRank: Int
+        public var newRank: Int
+        public var newAlpha: Float
+        /// Retained sum / Frobenius figures and max(S) ratio.
+        public var choice: RankChoice
+    }
+
+    /// What a resize did.
+    public struct Report: Sendable, Codable, Equatable {
+        public var outputPath = ""
+        public var modules: [ModuleResult] = []
+        /// Modules copied unchanged, with the reason.
+        public var kept: [MergeReport.SkippedModule] = []
+        /// The largest rank before resizing.
+        public var oldMaxRank = 0
+        /// Mean and population standard deviation of the per-module Frobenius retention.
+        public var meanFrobeniusRetained = 0.0
+        public var stdFrobeniusRetained = 0.0
+    }
+
+    /// Factors of one resized module.
+    public struct ResizedFactors: Sendable {
+        /// up [out, rank] (or [out, rank, 1, 1]).
+        public var up: [Float]
+        public var upShape: [Int]
+        /// down [rank, in] (or [rank, in, kh, kw]).
+        public var down: [Float]
+        public var downShape: [Int]
+        public var alpha: Float
+        public var choice: RankChoice
+    }
+
+    /// Resizes `lora` and writes the result to `output` (kohya metadata updates, hashes recomputed).
+    /// - Throws: ``RankToolsError``; nothing is written on failure and the input is never modified.
+    public static func resize(_ lora: LoRAFile, options: Options, output: URL) throws(RankToolsError) -> Report {
+        guard options.rank > 0, (options.convRank ?? 1) > 0 else { throw .invalidOption("ranks must be positive") }
+        guard ElementConversion.canEncode(to: options.dtype) else { throw .invalidOption("cannot store tensors as \(options.dtype.rawValue)") }
+        var report = Report()
+        report.outputPath = output.path
+        var replaced: [String: SafetensorsWriter.Entry] = [:]
+        var lastAlpha: Float?
+        for module in lora.modules {
+            guard let up = module.tensors[.up], let down = module.tensors[.down], module.tensors[.mid] == nil,
+                  module.family == .lora || module.family == .locon else {
+                report.kept.append(.init(module: module.target.description, reason: keptReason(module)))
+                continue
+            }
+            let isConv = down.shape.count == 4
+            let cap = isConv ? (options.convRank ?? options.rank) : options.rank
+            let stem = alphaStem(downKey: down.name)
+            let resized: ResizedFactors
+            do {
+                resized = try resize(up: up.floats(), upShape: up.shape, down: down.floats(), downShape: down.shape,
+                                     scale: module.scale, maxRank: cap, rule: options.rule)
+            } catch {
+                throw .moduleFailed(module: stem, reason: error.description)
+            }
+            replaced[up.name] = .init(name: up.name, dtype: options.dtype, shape: resized.upShape, source: .floats(resized.up))
+            replaced[down.name] = .init(name: down.name, dtype: options.dtype, shape: resized.downShape, source: .floats(resized.down))
+            replaced[stem + ".alpha"] = .init(name: stem + ".alpha", dtype: options.dtype, shape: [], source: .floats([resized.alpha]))
+            report.oldMaxRank = max(report.oldMaxRank, down.shape[0])
+            report.modules.append(.init(name: stem, isConv: isConv, oldRank: down.shape[0], newRank: resized.choice.rank,
+                                        newAlpha: resized.alpha, choice: resized.choice))
+            lastAlpha = resized.alpha
+        }
+        guard !report.modules.isEmpty else { throw .nothingToWrite(reason: "the file has no plain LoRA/LoCon modules to resize") }
+        let fro = report.modules.map(\.choice.frobeniusRetained)
+        report.meanFrobeniusRetained = fro.reduce(0, +) / Double(fro.count)
+        report.stdFrobeniusRetained = (fro.map { ($0 - report.meanFrobeniusRetained) * ($0 - report.meanFrobeniusRetained) }
+            .reduce(0, +) / Double(fro.count)).squareRoot()
+
+        var writer = SafetensorsWriter(metadata: metadata(lora.file.metadata ?? [:], options: options,
+                                                          oldRank: report.oldMaxRank, lastAlpha: lastAlpha ?? 0))
+        for info in lora.file.tensors where replaced[info.name] == nil {
+            writer.add(copied(lora.file.tensor(info), dtype: options.dtype))
+        }
+        for entry in replaced.values { writer.add(entry) }
+        try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite,
+                                            protecting: RankToolsOutput.url(of: lora).map { [$0] } ?? [])
+        return report
+    }
+
+    /// Resizes one module's factors. `scale` is α_old/r_old (1 without alpha).
+    /// - Throws: ``RankToolsError`` when the factors do not chain.
+    public static func resize(up: [Float], upShape: [Int], down: [Float], downShape: [Int], scale: Float,
+                              maxRank: Int, rule: RankRule) throws(RankToolsError) -> ResizedFactors {
+        guard upShape.count >= 2, downShape.count >= 2, upShape[1] == downShape[0],
+              upShape.dropFirst(2).allSatisfy({ $0 == 1 }),
+              up.count == upShape.reduce(1, *), down.count == downShape.reduce(1, *) else {
+            throw .moduleFailed(module: "\(upShape)·\(downShape)", reason: "up/down factors do not chain")
+        }
+        let rows = upShape[0], oldRank = downShape[0], columns = down.count / max(oldRank, 1)
+        var svd = try SingularDecomposition.product(up: up, down: down, rows: rows, rank: oldRank, columns: columns)
+        let cap = min(maxRank, svd.fullLength)
+        let choice = rule.choose(singularValues: svd.s, length: svd.fullLength, maxRank: cap)
+        if choice.rank > svd.count {
+            // Growing past the old rank: the extra directions carry zero singular values; take them
+            // from the full SVD of ΔW as kohya does.
+            let delta = try RankToolsError.la { () throws(LinearAlgebraError) in
+                try BLAS.product(m: rows, n: columns, k: oldRank, up, down)
+            }
+            svd = try SingularDecomposition.dense(delta, rows: rows, columns: columns)
+        }
+        let (newUp, newDown) = svd.factors(rank: choice.rank)
+        let r = newDown.count / max(columns, 1)
+        let isConv = downShape.count == 4
+        return ResizedFactors(up: newUp, upShape: isConv ? [rows, r, 1, 1] : [rows, r],
+                              down: newDown, downShape: [r] + downShape.dropFirst(),
+                              alpha: scale * Float(r), choice: r == choice.rank ? choice : RankChoice(rank: r, spectrum: svd.s))
+    }
+
+    /// The key stem kohya writes `.alpha` under: the down key without `.lora_down.weight`,
+    /// `.lora_A.weight`, `.down.weight` (or the same without `.weight`).
+    static func alphaStem(downKey: String) -> String {
+        var parts = downKey.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let names: Set<String> = ["lora_down", "lora_A", "down"]
+        if parts.count >= 2, names.contains(parts[parts.count - 2]) {
+            parts.removeLast(2)
+        } else if let last = parts.last, names.contains(last) {
+            parts.removeLast()
+        } else if parts.count >= 2 {
+            parts.removeLast(2)
+        }
+        return parts.joined(separator: ".")
+    }
+
+    static func keptReason(_ module: LoRAModule) -> String {
+        if module.hasMid { return "LoCon with a Tucker lora_mid: copied unchanged" }
+        return "\(module.family.displayName) is not a plain low-rank module: copied unchanged"
+    }
+
+    /// A tensor copied into the output: floating tensors re-encoded as `dtype` (kohya casts
+    /// everything to the save precision), others byte for byte.
+    static func copied(_ view: TensorView, dtype: DType) -> SafetensorsWriter.Entry {
+        if view.dtype.isFloatingPoint, view.dtype != dtype {
+            return .init(name: view.name, dtype: dtype, shape: view.shape, source: .floats(view.floats()))
+        }
+        return .init(name: view.name, dtype: view.dtype, shape: view.shape, source: .view(view))
+    }
+
+    /// kohya's metadata update: training comment, `ss_network_dim` / `ss_network_alpha`
+    /// (`Dynamic` for dynamic rules). Hashes are added when writing.
+    static func metadata(_ original: [String: String], options: Options, oldRank: Int, lastAlpha: Float) -> [String: String] {
+        var meta = original
+        meta["sshs_model_hash"] = nil
+        meta["sshs_legacy_hash"] = nil
+        let comment = original["ss_training_comment"] ?? ""
+        if let method = options.rule.methodName, let p = options.rule.parameter {
+            meta["ss_training_comment"] = "Dynamic resize with \(method): \(PythonFloat.format(p)) from \(oldRank); \(comment)"
+            meta["ss_network_dim"] = "Dynamic"
+            meta["ss_network_alpha"] = "Dynamic"
+        } else {
+            let conv = options.convRank ?? options.rank
+            let convDesc = conv == options.rank ? "" : " (conv: \(conv))"
+            meta["ss_training_comment"] = "dimension is resized from \(oldRank) to \(options.rank)\(convDesc); \(comment)"
+            meta["ss_network_dim"] = "\(options.rank)"
+            meta["ss_network_alpha"] = PythonFloat.format(Double(lastAlpha))
+        }
+        return meta
+    }
+}

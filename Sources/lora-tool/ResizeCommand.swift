@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import LoRAKit
+
+struct ResizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resize",
+        abstract: "Change the rank of a LoRA by SVD (kohya resize_lora.py).",
+        discussion: """
+        Each plain LoRA/LoCon module's ΔW is re-factorised to --rank (conv modules to --conv-rank), or to the rank \
+        a dynamic rule chooses (capped at --rank): sv_ratio:X, sv_fro:X, sv_cumulative:X. Alpha is set so that \
+        α/rank, the effective strength, is unchanged. Other modules and keys are copied.
+        """)
+
+    @Argument(help: "The LoRA to resize.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Output .safetensors file.")
+    var output: String
+
+    @Option(help: "New rank (the maximum rank with --dynamic).")
+    var rank: Int
+
+    @Option(help: "New rank for conv modules (default: --rank).")
+    var convRank: Int?
+
+    @Option(help: "Dynamic rank rule: sv_ratio:X, sv_fro:X or sv_cumulative:X.")
+    var dynamic: String?
+
+    @Option(help: "Store floating-point tensors as f16, bf16 or f32 (default f32, as kohya).")
+    var dtype: OutputDType?
+
+    @Flag(help: "Print per-module retained sum(S) / Frobenius figures.")
+    var verbose = false
+
+    @Flag(help: "Overwrite an existing output (never the input).")
+    var force = false
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    @Option(help: "OpenBLAS threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard rank > 0 else { throw ValidationError("--rank must be positive") }
+        if let convRank, convRank <= 0 { throw ValidationError("--conv-rank must be positive") }
+        if let dynamic {
+            do { _ = try RankRule(parsing: dynamic) } catch { throw ValidationError(error.description) }
+        }
+    }
+
+    func run() throws {
+        if let threads { LinearAlgebraSettings.setThreadCount(threads) }
+        let rule = try dynamic.map { try RankRule(parsing: $0) } ?? .fixed
+        do {
+            let lora = try LoRAFile(contentsOf: URL(fileURLWithPath: input))
+            let options = LoRAResize.Options(rank: rank, convRank: convRank, rule: rule, dtype: dtype?.dtype ?? .f32, overwrite: force)
+            let report = try LoRAResize.resize(lora, options: options, output: URL(fileURLWithPath: output))
+            if json { try printJSON(try jsonObject(report)); return }
+            if verbose {
+                for m in report.modules {
+                    var line = m.name.padding(toLength: max(m.name.count, 75), withPad: " ", startingAt: 0) + " | "
+                    line += "sum(S) retained: \(percent(m.choice.sumRetained)), fro retained: \(percent(m.choice.frobeniusRetained)), "
+                    line += "max(S) ratio: \(m.choice.maxRatio.map { String(format: "%.1f", $0) } ?? "inf")"
+                    if rule.isDynamic { line += ", dynamic | dim: \(m.newRank), alpha: \(m.newAlpha)" }
+                    print(line)
+                }
+                print("Average Frobenius norm retention: \(percent(report.meanFrobeniusRetained, digits: 2)) | std: \(String(format: "%.3f", report.stdFrobeniusRetained))")
+            }
+            let ranks = Set(report.modules.map(\.newRank)).sorted()
+            print("Resized \(report.modules.count) modules from rank \(report.oldMaxRank) to rank\(ranks.count > 1 ? "s \(ranks.first!)–\(ranks.last!)" : " \(ranks.first ?? 0)") (\(rule)); kept \(report.kept.count) unchanged")
+            for k in report.kept.prefix(10) { print("  kept \(k.module): \(k.reason)") }
+            print("Wrote \(report.outputPath)")
+        } catch let error as LoRAError {
+            printError("\(input): \(error)")
+            throw badInputExitCode
+        } catch let error as RankToolsError {
+            printError(error.description)
+            throw badInputExitCode
+        }
+    }
+}
+
+func percent(_ x: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f%%", x * 100) }
