@@ -49,8 +49,15 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "OpenBLAS threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Without --base: SVD-merge to this rank (kohya svd_merge_lora.py) instead of the exact concatenation.")
+    var rank: Int?
+
+    @Option(help: "With --rank: rank for k×k conv modules (default: --rank).")
+    var convRank: Int?
+
     func validate() throws {
         guard !loras.isEmpty else { throw ValidationError("give at least one --lora") }
+        if (rank ?? 1) <= 0 || (convRank ?? 1) <= 0 { throw ValidationError("--rank and --conv-rank must be positive") }
     }
 
     func run() throws {
@@ -80,11 +87,18 @@ struct MergeCommand: ParsableCommand {
                                                    output: outputURL, options: options, progress: callback)
                 progress?.finish()
                 if json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
+            } else if let rank {
+                let options = SVDMerge.Options(rank: rank, convRank: convRank, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: force)
+                let report = try SVDMerge.merge(parsed, options: options, output: outputURL)
+                if json { try printJSON(try jsonObject(report)) } else { print(RankReportText.render(report), terminator: "") }
             } else {
                 let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: force)
                 if json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
             }
         } catch let error as MergeError {
+            printError(error.description)
+            throw badInputExitCode
+        } catch let error as RankToolsError {
             printError(error.description)
             throw badInputExitCode
         }

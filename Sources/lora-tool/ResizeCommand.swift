@@ -83,3 +83,17 @@ struct ResizeCommand: ParsableCommand {
 }
 
 func percent(_ x: Double, digits: Int = 1) -> String { String(format: "%.\(digits)f%%", x * 100) }
+
+/// Human-readable rank-tool reports.
+enum RankReportText {
+    static func render(_ report: SVDMerge.Report) -> String {
+        var out = "SVD-merged \(report.modulesWritten) modules to rank ≤ \(report.maxRank) "
+        out += "(mean Frobenius retained \(percent(report.meanFrobeniusRetained)))\n"
+        out += "  skipped:  \(report.skipped.count) modules\n"
+        for s in report.skipped.prefix(10) { out += "    \(s.module): \(s.reason)\n" }
+        out += "  unused:   \(report.unusedKeys.count) keys\n"
+        for k in report.unusedKeys.prefix(10) { out += "    \(k.key): \(k.reason)\n" }
+        out += "Wrote \(report.outputPath)\n"
+        return out
+    }
+}

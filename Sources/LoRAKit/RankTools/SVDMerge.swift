@@ -1,0 +1,184 @@
+import Foundation
+
+/// Merges several LoRAs into one of a chosen rank, as kohya `networks/svd_merge_lora.py` does
+/// (NUMERICS §3.3): per module the full ΔW = Σ λᵢ·sᵢ·ΔWᵢ is re-factorised by SVD to the rank
+/// (`convRank` for k×k convs; capped at min(in, out)), `up = U·diag(S)`, `down = Vᵀ`, both clamped
+/// at the signed 0.99 quantile of their values, `alpha = rank`. Written in kohya layout.
+///
+/// Plain low-rank modules are not expanded: their factors are concatenated and the SVD of the
+/// product is taken from the small core (same result as the SVD of the summed ΔW). Other additive
+/// families (LoHa, LoKr, Tucker LoCon, full) contribute their dense ΔW. IA³ and DoRA modules
+/// cannot be summed into a weight-independent ΔW and are skipped (reported).
+///
+/// ```swift
+/// let report = try SVDMerge.merge([(a, MergeSource(lora: a, strength: 0.6)), (b, MergeSource(lora: b, strength: 0.4))],
+///                                 options: .init(rank: 32), output: out)
+/// ```
+public enum SVDMerge {
+    public struct Options: Sendable {
+        /// Rank of linear and 1×1-conv modules.
+        public var rank: Int
+        /// Rank of k×k conv modules; nil uses ``rank``.
+        public var convRank: Int?
+        /// Signed quantile the factors are clamped at (kohya: 0.99); nil disables clamping.
+        public var clampQuantile: Float?
+        /// Storage type of the factors.
+        public var dtype: DType
+        /// Fail instead of skipping modules that cannot be merged, or on unused keys.
+        public var strict: Bool
+        /// Replace an existing output (never an input).
+        public var overwrite: Bool
+
+        public init(rank: Int, convRank: Int? = nil, clampQuantile: Float? = 0.99, dtype: DType = .f32,
+                    strict: Bool = false, overwrite: Bool = false) {
+            self.rank = rank
+            self.convRank = convRank
+            self.clampQuantile = clampQuantile
+            self.dtype = dtype
+            self.strict = strict
+            self.overwrite = overwrite
+        }
+    }
+
+    /// What an SVD merge did.
+    public struct Report: Sendable, Codable, Equatable {
+        public var outputPath = ""
+        public var modulesWritten = 0
+        /// The largest rank written.
+        public var maxRank = 0
+        /// Mean Frobenius retention Σ S[:rank]² / Σ S² (square-rooted) over the modules, before clamping.
+        public var meanFrobeniusRetained = 0.0
+        public var skipped: [MergeReport.SkippedModule] = []
+        public var unusedKeys: [MergeReport.UnusedKey] = []
+    }
+
+    /// Merges `sources` and writes the result to `output` (kohya metadata and hashes).
+    /// - Throws: ``RankToolsError``; nothing is left at `output` on failure; inputs are never modified.
+    public static func merge(_ sources: [(lora: LoRAFile, source: MergeSource)], options: Options, output: URL) throws(RankToolsError) -> Report {
+        guard !sources.isEmpty else { throw .invalidOption("no LoRA given") }
+        guard options.rank > 0, (options.convRank ?? 1) > 0 else { throw .invalidOption("ranks must be positive") }
+        if let q = options.clampQuantile, !(q > 0 && q <= 1) { throw .invalidOption("the clamp quantile must be in (0, 1]") }
+        guard ElementConversion.canEncode(to: options.dtype) else { throw .invalidOption("cannot store factors as \(options.dtype.rawValue)") }
+        let bases = Set(sources.compactMap { $0.lora.baseModel.detected })
+        if bases.count > 1 {
+            throw .invalidInput(path: sources.map(\.source.name).joined(separator: " + "),
+                                reason: "the LoRAs are for different model families (\(bases.map(\.displayName).sorted().joined(separator: ", ")))")
+        }
+        var report = Report()
+        report.outputPath = output.path
+        var order: [ModuleTarget] = []
+        var groups: [ModuleTarget: [(module: LoRAModule, strength: Float, name: String)]] = [:]
+        for (lora, source) in sources {
+            report.unusedKeys += source.unusedKeys
+            for module in lora.modules {
+                if groups[module.target] == nil { order.append(module.target) }
+                groups[module.target, default: []].append((module, source.strength(for: module.target.component), source.name))
+            }
+        }
+        if options.strict, let first = report.unusedKeys.first {
+            throw .moduleFailed(module: first.key, reason: "unused key (\(first.reason)); refusing in strict mode")
+        }
+        let usesSecondEncoder = order.contains { $0.component == .textEncoder2 }
+        var writer = SafetensorsWriter(metadata: metadata(sources, options: options))
+        var fro: [Double] = []
+        for target in order.sorted() {
+            let parts = groups[target] ?? []
+            do {
+                let merged = try mergeModule(parts.map { ($0.module, $0.strength) }, options: options)
+                let key = LoRAConcatenation.kohyaName(target, usesSecondEncoder: usesSecondEncoder)
+                writer.add(name: key + ".lora_up.weight", shape: merged.upShape, floats: merged.up, as: options.dtype)
+                writer.add(name: key + ".lora_down.weight", shape: merged.downShape, floats: merged.down, as: options.dtype)
+                writer.add(name: key + ".alpha", shape: [], floats: [Float(merged.rank)], as: options.dtype)
+                report.modulesWritten += 1
+                report.maxRank = max(report.maxRank, merged.rank)
+                fro.append(merged.frobeniusRetained)
+            } catch {
+                if options.strict { throw error }
+                report.skipped.append(.init(module: target.description, reason: error.description))
+            }
+        }
+        guard report.modulesWritten > 0 else { throw .nothingToWrite(reason: "no module could be merged") }
+        report.meanFrobeniusRetained = fro.reduce(0, +) / Double(fro.count)
+        try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite,
+                                            protecting: sources.compactMap { RankToolsOutput.url(of: $0.lora) })
+        return report
+    }
+
+    /// One merged module's kohya factors.
+    struct Merged {
+        var up: [Float]
+        var upShape: [Int]
+        var down: [Float]
+        var downShape: [Int]
+        var rank: Int
+        var frobeniusRetained: Double
+    }
+
+    /// Σ λ·s·ΔW of the parts, re-factorised to the module's rank.
+    static func mergeModule(_ parts: [(module: LoRAModule, strength: Float)], options: Options) throws(RankToolsError) -> Merged {
+        let name = parts.first?.module.target.description ?? "?"
+        for (module, _) in parts {
+            if module.isDoRA { throw .moduleFailed(module: name, reason: "DoRA depends on the base weight; it cannot be SVD-merged") }
+            if !module.family.isAdditive { throw .moduleFailed(module: name, reason: "IA3 scales the weight; it has no additive ΔW") }
+            if !module.patchesWeight { throw .moduleFailed(module: name, reason: "the module has no weight delta") }
+        }
+        let svd: SingularDecomposition
+        let shape: [Int]
+        if let factors = try? LoRAConcatenation.concatenate(parts, target: parts[0].module.target) {
+            shape = [factors.upShape[0]] + Array(factors.downShape.dropFirst())
+            let columns = factors.down.count / max(factors.rank, 1)
+            svd = try SingularDecomposition.product(up: factors.up, down: factors.down, rows: shape[0], rank: factors.rank, columns: columns)
+        } else {
+            (svd, shape) = try denseSum(parts, name: name)
+        }
+        let isKernelConv = shape.count == 4 && shape[2...].contains { $0 != 1 }
+        let wanted = isKernelConv ? (options.convRank ?? options.rank) : options.rank
+        var rank = min(wanted, shape[0], shape.count > 1 ? shape[1] : 1)
+        var decomposition = svd
+        if rank > decomposition.count {
+            // More than the summed ranks: the extra directions carry zero singular values.
+            let dense = try denseSum(parts, name: name)
+            decomposition = dense.svd
+            rank = min(rank, decomposition.count)
+        }
+        var (up, down) = decomposition.factors(rank: rank)
+        if let q = options.clampQuantile { QuantileClamp.apply(up: &up, down: &down, quantile: q) }
+        let choice = RankChoice(rank: rank, spectrum: decomposition.s)
+        return Merged(up: up, upShape: shape.count == 4 ? [shape[0], rank, 1, 1] : [shape[0], rank],
+                      down: down, downShape: [rank] + shape.dropFirst(), rank: rank, frobeniusRetained: choice.frobeniusRetained)
+    }
+
+    /// The dense Σ λ·s·ΔW (natural shapes must agree in element count and output size) and its SVD.
+    static func denseSum(_ parts: [(module: LoRAModule, strength: Float)], name: String) throws(RankToolsError) -> (svd: SingularDecomposition, shape: [Int]) {
+        var sum: [Float] = []
+        var shape: [Int] = []
+        for (module, strength) in parts {
+            let natural: DeltaMath.Tensor
+            do { natural = try module.naturalDelta() } catch { throw .lora(error) }
+            if shape.isEmpty {
+                shape = natural.shape
+                sum = [Float](repeating: 0, count: natural.values.count)
+            } else if natural.values.count != sum.count || natural.shape.first != shape.first {
+                throw .moduleFailed(module: name, reason: "the LoRAs disagree on the layer's shape (\(natural.shape) vs \(shape))")
+            }
+            if natural.shape.count > shape.count { shape = natural.shape }
+            try RankToolsError.la { () throws(LinearAlgebraError) in try BLAS.axpy(strength * module.scale, natural.values, &sum) }
+        }
+        guard shape.count >= 2, let rows = shape.first, rows > 0 else {
+            throw .moduleFailed(module: name, reason: "ΔW of shape \(shape) is not a matrix")
+        }
+        return (try SingularDecomposition.dense(sum, rows: rows, columns: sum.count / rows), shape)
+    }
+
+    /// kohya's minimal network metadata for an SVD merge, plus the sources.
+    static func metadata(_ sources: [(lora: LoRAFile, source: MergeSource)], options: Options) -> [String: String] {
+        var meta = LoRAConcatenation.metadata(sources, dtype: options.dtype)
+        meta["lorakit_merge_method"] = "svd"
+        meta["ss_network_dim"] = "\(options.rank)"
+        meta["ss_network_alpha"] = "\(options.rank)"
+        if let conv = options.convRank {
+            meta["ss_network_args"] = "{\"conv_dim\": \"\(conv)\", \"conv_alpha\": \"\(conv)\"}"
+        }
+        return meta
+    }
+}
