@@ -46,7 +46,7 @@ struct MergeCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
     @Option(help: "Without --base: SVD-merge to this rank (kohya svd_merge_lora.py) instead of the exact concatenation.")
@@ -78,7 +78,8 @@ struct MergeCommand: ParsableCommand {
         }
         do {
             if let base {
-                let options = MergeOptions(outputDType: dtype?.dtype, strict: strict, overwrite: force, allowBaseMismatch: allowBaseMismatch)
+                let options = MergeOptions(outputDType: dtype?.dtype, strict: strict, overwrite: force,
+                                           allowBaseMismatch: allowBaseMismatch, threads: threads)
                 let progress = ProgressLine.stderrIfTerminal()
                 var callback: (@Sendable (MergeProgress) -> Void)?
                 if let progress { callback = { progress.update($0) } }

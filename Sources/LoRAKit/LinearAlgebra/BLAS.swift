@@ -54,6 +54,9 @@ enum BLAS {
         }
     }
 
+    /// The number of OpenBLAS threads in use.
+    static func threadCount() -> Int { Int(openblas_get_num_threads()) }
+
     /// Sets the number of OpenBLAS threads (0 or less leaves the default).
     static func setThreadCount(_ n: Int) {
         if n > 0, let v = Int32(exactly: n) { openblas_set_num_threads(v) }

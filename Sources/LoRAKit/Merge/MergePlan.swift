@@ -22,8 +22,10 @@ final class MergePlan: @unchecked Sendable {
 
     let sources: [MergeSource]
     let options: MergeOptions
-    /// The Float32 working copy of the tensor being patched, reused across tensors.
-    private let scratch = ScratchFloats()
+    /// Threads patching tensors in parallel (each runs single-threaded BLAS).
+    var workerThreads = 1
+    /// Float32 working copies of the tensors being patched, reused across tensors.
+    private let scratch = ScratchPool()
     private(set) var files: [File] = []
     private let modelBase: BaseModel?
     private let modelBaseEvidence: String
@@ -127,6 +129,7 @@ final class MergePlan: @unchecked Sendable {
     /// Writes one rewritten model file.
     func write(_ file: File, to url: URL, overwrite: Bool = false, progress: (@Sendable (MergeProgress) -> Void)?) throws(MergeError) {
         var writer = SafetensorsWriter(metadata: file.safetensors.metadata)
+        writer.producerThreads = workerThreads
         for info in file.safetensors.tensors {
             let view = file.safetensors.tensor(info)
             let outDType = info.dtype.isFloatingPoint ? (options.outputDType ?? info.dtype) : info.dtype
@@ -234,16 +237,16 @@ extension ParameterIndex {
     }
 }
 
-/// A reusable Float32 buffer. Producers run one at a time on the writer's pipeline
-/// thread, so one buffer serves them all; the lock only guards against misuse.
-final class ScratchFloats: @unchecked Sendable {
+/// Reusable Float32 buffers, one per producer running at a time, so large tensors
+/// do not fault in fresh pages for every tensor.
+final class ScratchPool: @unchecked Sendable {
     private let lock = NSLock()
-    private var values: [Float] = []
+    private var free: [[Float]] = []
 
     /// Calls `body` with an array of exactly `count` elements (contents unspecified).
     func withValues<R>(count: Int, _ body: (inout [Float]) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
+        var values = lock.withLock { free.popLast() } ?? []
+        defer { lock.withLock { free.append(values) } }
         if values.count > count {
             values.removeLast(values.count - count)
         } else if values.count < count {

@@ -53,11 +53,15 @@ public struct MergeOptions: Sendable {
     public var overwrite: Bool
     /// Apply LoRAs made for another model family anyway.
     public var allowBaseMismatch: Bool
+    /// Threads patching tensors in parallel; nil uses every core.
+    public var threads: Int?
 
-    public init(outputDType: DType? = nil, strict: Bool = false, overwrite: Bool = false, allowBaseMismatch: Bool = false) {
+    public init(outputDType: DType? = nil, strict: Bool = false, overwrite: Bool = false, allowBaseMismatch: Bool = false,
+                threads: Int? = nil) {
         self.outputDType = outputDType
         self.strict = strict
         self.overwrite = overwrite
         self.allowBaseMismatch = allowBaseMismatch
+        self.threads = threads
     }
 }

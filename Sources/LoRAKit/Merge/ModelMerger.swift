@@ -19,6 +19,12 @@ public enum ModelMerger {
         let target = try MergeTarget.detect(base)
         let plan = try MergePlan(target: target, sources: sources, options: options)
         try OutputGuard.check(output: output, base: base, overwrite: options.overwrite)
+        // Tensors are patched on several threads at once, each with single-threaded BLAS
+        // (small-rank products parallelise better across tensors than inside one).
+        plan.workerThreads = max(1, options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let blasThreads = BLAS.threadCount()
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(blasThreads) }
 
         switch target {
         case .diffusersFolder(let folder):

@@ -1,67 +1,79 @@
 import Foundation
 
-/// Runs the writer's producers one or two tensors ahead on a background thread, so
-/// computing a tensor overlaps writing the previous one. Results come back in order.
+/// Runs the writer's producers ahead of the writing, on one or more background
+/// threads, so computing tensors overlaps writing earlier ones. Results come back
+/// in file order; at most `lookahead` results wait at any time.
 final class ProducerPipeline: @unchecked Sendable {
     typealias Job = (index: Int, byteCount: Int, fill: @Sendable (UnsafeMutableRawBufferPointer) throws -> Void)
 
     private let condition = NSCondition()
     private var ready: [Int: Result<UnsafeMutableRawBufferPointer, any Error>] = [:]
+    private var nextJob = 0
     private var inFlight = 0
     private var cancelled = false
+    private var running = 0
     private let lookahead: Int
+    private let workers: Int
     private let jobs: [Job]
-    private var finished = false
     /// Buffers handed back by the consumer, reused so large tensors do not fault in fresh pages each time.
     private var pool: [UnsafeMutableRawBufferPointer] = []
 
-    init(jobs: [Job], lookahead: Int = 2) {
+    init(jobs: [Job], workers: Int = 1, lookahead: Int? = nil) {
         self.jobs = jobs
-        self.lookahead = max(1, lookahead)
+        self.workers = max(1, workers)
+        self.lookahead = max(self.workers + 1, lookahead ?? 0)
     }
 
-    /// Starts computing in the background.
+    /// Starts the background threads.
     func start() {
-        let thread = Thread { [self] in self.run() }
-        thread.stackSize = 8 << 20
-        thread.start()
+        condition.lock()
+        running = workers
+        condition.unlock()
+        for _ in 0..<workers {
+            let thread = Thread { [self] in self.run() }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
     }
 
     private func run() {
-        for job in jobs {
+        while true {
             condition.lock()
             while inFlight >= lookahead && !cancelled { condition.wait() }
-            if cancelled { condition.unlock(); break }
+            guard !cancelled, nextJob < jobs.count else {
+                running -= 1
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let job = jobs[nextJob]
+            nextJob += 1
             inFlight += 1
+            let buffer = obtainBufferLocked(job.byteCount)
             condition.unlock()
 
-            let buffer = obtainBuffer(job.byteCount)
             let result: Result<UnsafeMutableRawBufferPointer, any Error>
             do {
                 try job.fill(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<job.byteCount]))
                 result = .success(buffer)
             } catch {
-                recycle(buffer)
                 result = .failure(error)
             }
             condition.lock()
+            if case .failure = result { pool.append(buffer) }
             ready[job.index] = result
             condition.broadcast()
             condition.unlock()
         }
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
     }
 
-    /// The bytes of job `index`, waiting for them if needed; the caller deallocates them
-    /// with ``done(_:)``.
+    /// The bytes of job `index`, waiting for them if needed; give them back with ``done(_:)``.
     func take(_ index: Int) throws -> UnsafeMutableRawBufferPointer {
         condition.lock()
         defer { condition.unlock() }
         while ready[index] == nil { condition.wait() }
         let result = ready.removeValue(forKey: index)!
+        if case .failure = result { inFlight -= 1; condition.broadcast() }
         return try result.get()
     }
 
@@ -74,32 +86,24 @@ final class ProducerPipeline: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func obtainBuffer(_ count: Int) -> UnsafeMutableRawBufferPointer {
-        condition.lock()
-        defer { condition.unlock() }
+    private func obtainBufferLocked(_ count: Int) -> UnsafeMutableRawBufferPointer {
         if let i = pool.firstIndex(where: { $0.count >= count }) { return pool.remove(at: i) }
-        if !pool.isEmpty { pool.removeFirst().deallocate() }
+        if pool.count >= workers { pool.removeFirst().deallocate() }
         return UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
     }
 
-    private func recycle(_ buffer: UnsafeMutableRawBufferPointer) {
+    /// Stops the background threads after their current jobs and frees what they computed.
+    func cancel() {
         condition.lock()
-        pool.append(buffer)
+        cancelled = true
+        condition.broadcast()
+        while running > 0 { condition.wait() }
+        for (_, result) in ready { if case .success(let b) = result { b.deallocate() } }
+        ready.removeAll()
         condition.unlock()
     }
 
     deinit {
         for b in pool { b.deallocate() }
-    }
-
-    /// Stops the background thread after its current job and frees what it computed.
-    func cancel() {
-        condition.lock()
-        cancelled = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        for (_, result) in ready { if case .success(let b) = result { b.deallocate() } }
-        ready.removeAll()
-        condition.unlock()
     }
 }

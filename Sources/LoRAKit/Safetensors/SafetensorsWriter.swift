@@ -43,6 +43,10 @@ public struct SafetensorsWriter: Sendable {
     /// The tensors to write, in any order.
     public private(set) var entries: [Entry] = []
 
+    /// How many threads run `.producer` closures ahead of the writing (producers must
+    /// then be safe to run concurrently with each other).
+    public var producerThreads = 1
+
     public init(metadata: [String: String]? = nil) {
         self.metadata = metadata
     }
@@ -153,7 +157,7 @@ public struct SafetensorsWriter: Sendable {
             if case .producer(let fill) = entry.source { return (i, entry.byteCount, fill) }
             return nil
         }
-        let pipeline = ProducerPipeline(jobs: jobs)
+        let pipeline = ProducerPipeline(jobs: jobs, workers: producerThreads)
         if !jobs.isEmpty { pipeline.start() }
         defer { if !jobs.isEmpty { pipeline.cancel() } }
         do {
