@@ -61,10 +61,109 @@ func headerOpen() throws {
     print("file: \(path)")
 }
 
+// MARK: - library-scan
+
+/// kohya module names of an SD1 LoRA: 192 UNet attention modules and 72 text-encoder modules.
+func kohyaSD1ModuleNames() -> [String] {
+    var blocks: [String] = []
+    for i in 0..<3 { for j in 0..<2 { blocks.append("down_blocks_\(i)_attentions_\(j)") } }
+    for i in 1...3 { for j in 0..<3 { blocks.append("up_blocks_\(i)_attentions_\(j)") } }
+    blocks.append("mid_block_attentions_0")
+    var out: [String] = []
+    for b in blocks {
+        out += ["proj_in", "proj_out"].map { "lora_unet_\(b)_\($0)" }
+        for a in ["attn1", "attn2"] {
+            out += ["to_q", "to_k", "to_v", "to_out_0"].map { "lora_unet_\(b)_transformer_blocks_0_\(a)_\($0)" }
+        }
+        out += ["ff_net_0_proj", "ff_net_2"].map { "lora_unet_\(b)_transformer_blocks_0_\($0)" }
+    }
+    for l in 0..<12 {
+        out += ["self_attn_q_proj", "self_attn_k_proj", "self_attn_v_proj", "self_attn_out_proj", "mlp_fc1", "mlp_fc2"]
+            .map { "lora_te_text_model_encoder_layers_\(l)_\($0)" }
+    }
+    return out
+}
+
+/// Writes `count` small kohya-style LoRA files (70–264 modules, so 210–792 tensors, kohya training
+/// metadata with a tag-frequency table; 4×8 F16 factors) into `folder`, in 20 subfolders.
+func makeLibraryFolder(_ folder: URL, count: Int) throws {
+    let fm = FileManager.default
+    try? fm.removeItem(at: folder)
+    let names = kohyaSD1ModuleNames()
+    var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+    func next(_ n: Int) -> Int {
+        seed = seed &* 6364136223846793005 &+ 1442695040888963407
+        return Int((seed >> 33) % UInt64(n))
+    }
+    let factor = [UInt8](repeating: 0x3C, count: 4 * 8 * 2)
+    for i in 0..<count {
+        let sub = folder.appendingPathComponent(String(format: "set%02d", i % 20))
+        try fm.createDirectory(at: sub, withIntermediateDirectories: true)
+        var tags: [String: Int] = [:]
+        for t in 0..<(20 + next(60)) { tags["tag\(t)_\(next(1000))"] = 1 + next(40) }
+        let tagJSON = String(decoding: try JSONSerialization.data(withJSONObject: ["10_style\(i)": tags], options: [.sortedKeys]), as: UTF8.self)
+        let metadata: [String: String] = [
+            "ss_output_name": "style_\(i)", "ss_network_module": "networks.lora", "ss_network_dim": "4", "ss_network_alpha": "4",
+            "ss_base_model_version": "sd_v1", "ss_v2": "False", "ss_sd_model_name": "v1-5-pruned-emaonly.safetensors",
+            "ss_resolution": "(512, 512)", "ss_learning_rate": "0.0001", "ss_unet_lr": "0.0001", "ss_text_encoder_lr": "5e-05",
+            "ss_optimizer": "bitsandbytes.optim.adamw.AdamW8bit", "ss_lr_scheduler": "cosine", "ss_num_epochs": "10",
+            "ss_max_train_steps": "2000", "ss_num_train_images": "200", "ss_mixed_precision": "fp16", "ss_seed": "\(i)",
+            "ss_clip_skip": "2", "ss_training_started_at": "1700000000.0", "ss_training_finished_at": "1700003600.0",
+            "ss_tag_frequency": tagJSON, "modelspec.architecture": "stable-diffusion-v1/lora", "modelspec.title": "Style \(i)",
+        ]
+        var writer = SafetensorsWriter(metadata: metadata)
+        let modules = 70 + next(names.count - 70 + 1)
+        for name in names.prefix(modules) {
+            writer.add(.init(name: "\(name).alpha", dtype: .f16, shape: [], source: .bytes([0x00, 0x44])))
+            writer.add(.init(name: "\(name).lora_down.weight", dtype: .f16, shape: [4, 8], source: .bytes(factor)))
+            writer.add(.init(name: "\(name).lora_up.weight", dtype: .f16, shape: [8, 4], source: .bytes(factor)))
+        }
+        try writer.write(to: sub.appendingPathComponent("style_\(i).safetensors"), overwrite: true)
+    }
+}
+
+func libraryScan() throws {
+    let count = Int(option("--count", default: "1000")) ?? 1000
+    let repeats = Int(option("--repeats", default: "5")) ?? 5
+    let tmp = FileManager.default.temporaryDirectory
+    let folder = URL(fileURLWithPath: option("--path", default: tmp.appendingPathComponent("lorakit-library-bench").path))
+    let index = tmp.appendingPathComponent("lorakit-library-bench-index.json")
+    let clock = ContinuousClock()
+    let made = clock.measure { try? makeLibraryFolder(folder, count: count) }
+    let library = LoRALibrary(folder: folder, cache: .file(index))
+    var cold: [Double] = [], warm: [Double] = []
+    var last: LoRALibraryScan?
+    for _ in 0..<repeats {
+        try? FileManager.default.removeItem(at: index)
+        var scan: LoRALibraryScan?
+        cold.append(seconds(clock.measure { scan = try? library.scan() }))
+        guard let scan, scan.statistics.read == count, scan.entries.count == count, scan.statistics.indexWritten else {
+            throw BenchmarkError(description: "cold scan did not read every file: \(String(describing: scan?.statistics))")
+        }
+    }
+    for _ in 0..<repeats {
+        warm.append(seconds(clock.measure { last = try? library.scan() }))
+        guard let last, last.statistics.reused == count, last.entries.count == count else {
+            throw BenchmarkError(description: "warm scan did not reuse the index: \(String(describing: last?.statistics))")
+        }
+    }
+    let tensors = last?.entries.map(\.moduleCount).reduce(0, +) ?? 0
+    let indexSize = (try FileManager.default.attributesOfItem(atPath: index.path)[.size] as? NSNumber)?.intValue ?? 0
+    let bytes = last?.entries.map(\.fileSize).reduce(0, +) ?? 0
+    print(String(format: "library-scan: %d LoRA files (%.1f MB, %d modules = %d tensors), generated in %.1f s",
+                 count, Double(bytes) / 1e6, tensors, tensors * 3, seconds(made)))
+    print(String(format: "  cold scan (no index, headers read):  median %.3f s, min %.3f s (%d runs)",
+                 median(cold), cold.min() ?? .nan, repeats))
+    print(String(format: "  warm re-scan (index, nothing read):  median %.1f ms, min %.1f ms (%d runs)",
+                 median(warm) * 1e3, (warm.min() ?? .nan) * 1e3, repeats))
+    print(String(format: "  index: %.2f MB at %@", Double(indexSize) / 1e6, index.path))
+}
+
 let command = CommandLine.arguments.dropFirst().first ?? "help"
 do {
     switch command {
     case "header-open": try headerOpen()
+    case "library-scan": try libraryScan()
     default:
         print("usage: lorakit-bench header-open [--size-gb N] [--repeats N] [--path FILE]")
     }
