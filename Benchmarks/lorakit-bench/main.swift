@@ -165,7 +165,10 @@ do {
     case "header-open": try headerOpen()
     case "library-scan": try libraryScan()
     default:
-        print("usage: lorakit-bench header-open [--size-gb N] [--repeats N] [--path FILE]")
+        print("""
+        usage: lorakit-bench header-open [--size-gb N] [--repeats N] [--path FILE]
+               lorakit-bench library-scan [--count N] [--repeats N]
+        """)
     }
 } catch {
     FileHandle.standardError.write(Data("lorakit-bench: \(error)\n".utf8))

@@ -16,7 +16,7 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "The model to bake into (diffusers folder, component .safetensors, or single-file checkpoint).")
     var base: String?
 
-    @Option(name: .customLong("lora"), help: "A LoRA file with its strength: FILE[:STRENGTH] or FILE:unet=X,te=Y. Repeatable.")
+    @Option(name: .customLong("lora"), help: "A LoRA with its strength: FILE or library NAME, then [:STRENGTH] or :unet=X,te=Y. Repeatable.")
     var loras: [LoRASpec] = []
 
     @Option(name: .customLong("lora-dir"), help: "The LoRA library folder where --lora names that are not files are looked up (default: $LORAKIT_HOME/loras, else ~/.lorakit/loras).")
