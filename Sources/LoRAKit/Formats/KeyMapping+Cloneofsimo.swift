@@ -5,6 +5,7 @@
 enum CloneofsimoKeyMapping {
     /// Splits `unet:12:up` into component, index and role.
     static func parse(_ key: String) -> (component: ModelComponent, index: Int, role: TensorRole)? {
+        guard key.utf8.contains(UInt8(ascii: ":")) else { return nil }
         let parts = key.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 3, let index = Int(parts[1]), index >= 0 else { return nil }
         let component: ModelComponent

@@ -4,6 +4,8 @@ enum LoRAKeyParser {
     /// The key with a PEFT adapter name folded away (`lora_A.default_0.weight` → `lora_A.weight`),
     /// and the adapter name found, if any.
     static func foldAdapterName(_ key: String) -> (key: String, adapter: String?) {
+        // Most keys name no adapter: skip the split unless a PEFT part can be present.
+        guard key.utf8.count >= 6, key.contains(".lora_") else { return (key, nil) }
         var parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 3 else { return (key, nil) }
         for i in 0..<(parts.count - 2) where PEFTKeyMapping.adapterNamedParts.contains(parts[i]) {
