@@ -5,7 +5,7 @@ enum LoRAKeyParser {
     /// and the adapter name found, if any.
     static func foldAdapterName(_ key: String) -> (key: String, adapter: String?) {
         // Most keys name no adapter: skip the split unless a PEFT part can be present.
-        guard key.utf8.count >= 6, key.contains(".lora_") else { return (key, nil) }
+        guard containsLoRAPart(key) else { return (key, nil) }
         var parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 3 else { return (key, nil) }
         for i in 0..<(parts.count - 2) where PEFTKeyMapping.adapterNamedParts.contains(parts[i]) {
@@ -20,6 +20,24 @@ enum LoRAKeyParser {
             return (parts.joined(separator: "."), name)
         }
         return (key, nil)
+    }
+
+    /// Whether `key` contains `.lora_A`, `.lora_B` or `.lora_m` (the parts that may carry an
+    /// adapter name); a plain byte scan, as Foundation's substring search is far slower.
+    static func containsLoRAPart(_ key: String) -> Bool {
+        let pattern: [UInt8] = Array(".lora_".utf8)
+        var key = key
+        return key.withUTF8 { bytes in
+            guard bytes.count > pattern.count else { return false }
+            for i in 0..<(bytes.count - pattern.count) where bytes[i] == pattern[0] {
+                var j = 1
+                while j < pattern.count && bytes[i + j] == pattern[j] { j += 1 }
+                if j == pattern.count, [UInt8(ascii: "A"), UInt8(ascii: "B"), UInt8(ascii: "m")].contains(bytes[i + j]) {
+                    return true
+                }
+            }
+            return false
+        }
     }
 
     /// Splits a key by its suffix, or nil when no known suffix matches.
