@@ -126,3 +126,16 @@ long long lorakit_copy_file_range(int in_fd, long long *in_offset, int out_fd, s
     return -1;
 #endif
 }
+
+long long lorakit_copy_file_range_at(int in_fd, long long *in_offset, int out_fd, long long *out_offset, size_t length) {
+#if defined(__linux__)
+    off_t in_off = (off_t)*in_offset, out_off = (off_t)*out_offset;
+    ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off, length, 0);
+    if (n >= 0) { *in_offset = (long long)in_off; *out_offset = (long long)out_off; }
+    return (long long)n;
+#else
+    (void)in_fd; (void)in_offset; (void)out_fd; (void)out_offset; (void)length;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

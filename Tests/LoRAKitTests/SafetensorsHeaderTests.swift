@@ -190,3 +190,15 @@ struct SafetensorsHeaderTests {
         #expect(throws: SafetensorsError.tensorNotFound("x")) { try file.tensor(named: "x") }
     }
 }
+
+@Suite("Safetensors foreign-format detection")
+struct SafetensorsForeignFormatTests {
+    @Test("a header length of 640 (bytes 80 02 …) is not mistaken for a pickle")
+    func headerLengthLooksLikePickle() throws {
+        let header = "{" + String(repeating: " ", count: 638) + "}"
+        let bytes = safetensorsBytes(header)
+        #expect(bytes[0] == 0x80 && bytes[1] == 0x02)
+        let file = try SafetensorsFile(bytes: bytes)
+        #expect(file.tensors.isEmpty)
+    }
+}

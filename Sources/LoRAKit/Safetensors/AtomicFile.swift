@@ -7,7 +7,10 @@ import CLoRAKitKernels
 
 /// A file written under a temporary name in its destination folder and renamed
 /// into place only when complete and flushed to disk.
-final class AtomicFile {
+///
+/// The positioned operations (`write(_:at:)`, `copy(from:offset:count:at:)`) may run on
+/// several threads at once: they share only the descriptor.
+final class AtomicFile: @unchecked Sendable {
     let destination: String
     let temporaryPath: String
     private var fd: Int32
@@ -49,6 +52,43 @@ final class AtomicFile {
             remaining -= n
             p += n
         }
+    }
+
+    /// Writes `bytes` at `offset` (safe to call from several threads for disjoint ranges).
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SafetensorsError) {
+        guard var p = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        var position = off_t(offset)
+        while remaining > 0 {
+            let n = pwrite(fd, p, min(remaining, 1 << 30), position)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: temporaryPath, operation: "write", errno: errno)
+            }
+            remaining -= n
+            p += n
+            position += off_t(n)
+        }
+    }
+
+    /// Copies `count` bytes of the file `source` from `offset` to `outOffset` inside the
+    /// kernel when it can; returns false when the caller must copy itself.
+    func copy(from source: Int32, offset: Int, count: Int, at outOffset: Int) throws(SafetensorsError) -> Bool {
+        guard source >= 0 else { return false }
+        var inOffset = Int64(offset)
+        var destination = Int64(outOffset)
+        var remaining = count
+        while remaining > 0 {
+            let n = Int(lorakit_copy_file_range_at(source, &inOffset, fd, &destination, remaining))
+            if n < 0 {
+                if errno == EINTR { continue }
+                if remaining == count && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP) { return false }
+                throw .io(path: temporaryPath, operation: "copy into", errno: errno)
+            }
+            if n == 0 { throw .io(path: temporaryPath, operation: "copy into (short source)", errno: EIO) }
+            remaining -= n
+        }
+        return true
     }
 
     /// Appends `count` bytes of the file `source` from `offset`, copied inside the kernel

@@ -53,9 +53,16 @@ enum SafetensorsHeaderParser {
         return String(validating: UnsafeRawBufferPointer(rebasing: bytes[i...]), as: UTF8.self) != nil
     }
 
-    /// Distinct errors for files that are plainly something else.
+    /// Distinct errors for files that are plainly something else. Only files whose first
+    /// eight bytes are not a usable header length are checked: a real header length can
+    /// begin with the same bytes as a pickle (640 is `80 02 00 …`).
     private static func rejectForeignFormats(_ file: UnsafeRawBufferPointer) throws(SafetensorsError) {
         if file.isEmpty { throw .notSafetensors(reason: "the file is empty") }
+        if file.count >= 8 {
+            var n: UInt64 = 0
+            for i in (0..<8).reversed() { n = n << 8 | UInt64(file[i]) }
+            if n <= maxHeaderLength && n <= UInt64(file.count - 8) { return }
+        }
         func starts(with prefix: [UInt8]) -> Bool {
             file.count >= prefix.count && zip(prefix, file).allSatisfy { $0 == $1 }
         }

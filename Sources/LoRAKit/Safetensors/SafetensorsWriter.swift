@@ -43,8 +43,8 @@ public struct SafetensorsWriter: Sendable {
     /// The tensors to write, in any order.
     public private(set) var entries: [Entry] = []
 
-    /// How many threads run `.producer` closures ahead of the writing (producers must
-    /// then be safe to run concurrently with each other).
+    /// How many threads write tensors at once, each to its own place in the file
+    /// (`.producer` closures must then be safe to run concurrently with each other).
     public var producerThreads = 1
 
     public init(metadata: [String: String]? = nil) {
@@ -151,52 +151,42 @@ public struct SafetensorsWriter: Sendable {
             if !overwrite { throw SafetensorsError.outputExists(path: path) }
         }
         let header = try serializedHeader()
-        let file = try AtomicFile(destination: path)
-        // Producers run ahead on a background thread, in file order.
-        let jobs: [ProducerPipeline.Job] = ordered.enumerated().compactMap { i, entry in
-            if case .producer(let fill) = entry.source { return (i, entry.byteCount, fill) }
-            return nil
+        var offsets: [Int] = []
+        var position = header.count
+        for entry in ordered {
+            offsets.append(position)
+            position += entry.byteCount
         }
-        let pipeline = ProducerPipeline(jobs: jobs, workers: producerThreads)
-        if !jobs.isEmpty { pipeline.start() }
-        defer { if !jobs.isEmpty { pipeline.cancel() } }
+        let file = try AtomicFile(destination: path)
         do {
-            try file.write(header)
-            var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
-            defer { scratch.deallocate() }
-            for (i, entry) in ordered.enumerated() {
+            try header.withUnsafeBytes { try file.write($0, at: 0) }
+            try ParallelTensorWriter.run(count: ordered.count, threads: producerThreads, progress: progress) { i, scratch in
+                let entry = ordered[i]
+                let offset = offsets[i]
                 switch entry.source {
                 case .bytes(let bytes):
-                    try bytes.withUnsafeBytes { try file.write($0) }
+                    try bytes.withUnsafeBytes { try file.write($0, at: offset) }
                 case .view(let view):
                     let range = view.fileRange
-                    if try !file.copy(from: view.storage.descriptor, offset: range.lowerBound, count: range.count) {
-                        try view.withUnsafeBytes { try file.write($0) }
+                    if try !file.copy(from: view.storage.descriptor, offset: range.lowerBound, count: range.count, at: offset) {
+                        try view.withUnsafeBytes { try file.write($0, at: offset) }
                         view.releasePages()
                     }
                 case .floats(let values):
-                    try Self.ensure(&scratch, entry.byteCount)
-                    let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<entry.byteCount])
+                    let out = scratch.bytes(entry.byteCount)
                     values.withUnsafeBufferPointer { ElementConversion.encode($0, as: entry.dtype, into: out) }
-                    try file.write(UnsafeRawBufferPointer(out))
-                case .producer:
-                    let bytes = try pipeline.take(i)
-                    defer { pipeline.done(bytes) }
-                    try file.write(UnsafeRawBufferPointer(rebasing: bytes[0..<entry.byteCount]))
+                    try file.write(UnsafeRawBufferPointer(out), at: offset)
+                case .producer(let fill):
+                    let out = scratch.bytes(entry.byteCount)
+                    try fill(out)
+                    try file.write(UnsafeRawBufferPointer(out), at: offset)
                 }
-                progress?(i + 1, ordered.count)
             }
             try file.commit()
         } catch {
             file.discard()
             throw error
         }
-    }
-
-    private static func ensure(_ buffer: inout UnsafeMutableRawBufferPointer, _ count: Int) throws {
-        guard buffer.count < count else { return }
-        buffer.deallocate()
-        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
     }
 
     private func validate(_ entry: Entry) throws(SafetensorsError) {
