@@ -7,6 +7,7 @@ struct LoRATool: ParsableCommand {
         commandName: "lora-tool",
         abstract: "Inspect, merge and use LoRA files for Stable Diffusion models.",
         subcommands: [
+            ConvertCommand.self,
             Inspect.self,
             ListCommand.self,
             MergeCommand.self,

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import LoRAKit
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a LoRA between the kohya and the diffusers/PEFT layouts.",
+        discussion: """
+        Factors are copied bit for bit and every module keeps its scale: PEFT output carries the alpha/rank \
+        configuration diffusers reads (lora_adapter_metadata: r, lora_alpha, rank_pattern, alpha_pattern). kohya \
+        output writes SDXL UNet modules under SGM names (input_blocks_…) unless --unet-names diffusers. \
+        LoHa, LoKr, Tucker (lora_mid) and full modules cannot be PEFT LoRA: they are refused unless --bake-rank N \
+        approximates each by a rank-N LoRA (SVD; the retained Frobenius ratio is reported). DoRA, norm and IA³ \
+        modules are refused for PEFT; the kohya layout keeps every family as it is.
+        """)
+
+    @Argument(help: "The LoRA to convert.")
+    var input: String
+
+    @Option(help: "Target layout: kohya or peft.")
+    var to: LoRAConversion.Layout
+
+    @Option(name: .shortAndLong, help: "Output .safetensors file (default: INPUT.<layout>.safetensors next to the input).")
+    var output: String?
+
+    @Option(help: "kohya UNet names: sgm or diffusers (default: sgm for SDXL, diffusers otherwise).")
+    var unetNames: LoRAConversion.UNetNaming?
+
+    @Flag(help: "Same as --unet-names sgm.")
+    var sgm = false
+
+    @Option(help: "Approximate LoHa/LoKr/Tucker/full modules by plain LoRA of this rank (SVD).")
+    var bakeRank: Int?
+
+    @Option(help: "Store floating-point tensors as f16, bf16 or f32 (default: keep each tensor's type).")
+    var dtype: OutputDType?
+
+    @Flag(help: "Overwrite an existing output (never the input).")
+    var force = false
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        if let bakeRank, bakeRank <= 0 { throw ValidationError("--bake-rank must be positive") }
+        if sgm, let unetNames, unetNames != .sgm { throw ValidationError("--sgm contradicts --unet-names \(unetNames.rawValue)") }
+        if to == .peft, sgm || unetNames != nil { throw ValidationError("--unet-names / --sgm apply to --to kohya only") }
+    }
+
+    var outputURL: URL {
+        if let output { return URL(fileURLWithPath: output) }
+        let url = URL(fileURLWithPath: input)
+        return url.deletingPathExtension().appendingPathExtension(to.rawValue).appendingPathExtension("safetensors")
+    }
+
+    func run() throws {
+        do {
+            let lora = try LoRAFile(contentsOf: URL(fileURLWithPath: input))
+            let options = LoRAConversion.Options(layout: to, unetNaming: sgm ? .sgm : unetNames, bakeRank: bakeRank,
+                                                 dtype: dtype?.dtype, overwrite: force)
+            let report = try LoRAConversion.convert(lora, options: options, output: outputURL)
+            if json { try printJSON(try jsonObject(report)); return }
+            var line = "Converted \(report.modulesWritten) modules to \(report.layout.rawValue)"
+            if let naming = report.unetNaming { line += " (UNet names: \(naming.rawValue))" }
+            print(line)
+            if !report.baked.isEmpty {
+                print("Baked \(report.baked.count) modules to plain LoRA by SVD:")
+                for b in report.baked { print("  \(b.module) [\(b.family)] rank \(b.rank), Frobenius retained \(percent(b.frobeniusRetained, digits: 2))") }
+            }
+            if !report.dropped.isEmpty {
+                print("Not carried over: \(report.dropped.count)")
+                for d in report.dropped.prefix(10) { print("  \(d.module): \(d.reason)") }
+            }
+            print("Wrote \(report.outputPath)")
+        } catch let error as LoRAError {
+            printError("\(input): \(error)")
+            throw badInputExitCode
+        } catch let error as RankToolsError {
+            printError(error.description)
+            throw badInputExitCode
+        }
+    }
+}
+
+extension LoRAConversion.Layout: ExpressibleByArgument {}
+extension LoRAConversion.UNetNaming: ExpressibleByArgument {}
