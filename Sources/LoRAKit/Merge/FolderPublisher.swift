@@ -1,3 +1,4 @@
+import CLoRAKitKernels
 import Foundation
 
 /// Builds an output folder beside its destination and moves it into place only when complete.
@@ -43,6 +44,31 @@ enum FolderPublisher {
         }
     }
 
+    /// Copies one file, inside the kernel where possible (`copy_file_range`), else through Foundation.
+    private static func copyFile(_ from: String, _ to: String) throws {
+        let input = open(from, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw MergeError.fileSystem(path: from, reason: String(cString: strerror(errno))) }
+        defer { close(input) }
+        var st = stat()
+        guard fstat(input, &st) == 0 else { throw MergeError.fileSystem(path: from, reason: String(cString: strerror(errno))) }
+        let output = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0o777)
+        guard output >= 0 else { throw MergeError.fileSystem(path: to, reason: String(cString: strerror(errno))) }
+        var remaining = Int(st.st_size)
+        var inOffset: Int64 = 0
+        var outOffset: Int64 = 0
+        while remaining > 0 {
+            let n = Int(lorakit_copy_file_range_at(input, &inOffset, output, &outOffset, remaining))
+            if n > 0 { remaining -= n; continue }
+            if n < 0 && errno == EINTR { continue }
+            // No in-kernel copy here (or a short source): let Foundation copy the whole file.
+            close(output)
+            unlink(to)
+            try FileManager.default.copyItem(atPath: from, toPath: to)
+            return
+        }
+        guard close(output) == 0 else { throw MergeError.fileSystem(path: to, reason: String(cString: strerror(errno))) }
+    }
+
     private static func copyTree(from source: URL, to destination: URL, relative: String, skipping: Set<String>) throws(MergeError) {
         let fm = FileManager.default
         let dir = relative.isEmpty ? source : source.appendingPathComponent(relative)
@@ -60,7 +86,7 @@ enum FolderPublisher {
                     try fm.createDirectory(at: destination.appendingPathComponent(rel), withIntermediateDirectories: true)
                     try copyTree(from: source, to: destination, relative: rel, skipping: skipping)
                 } else {
-                    try fm.copyItem(at: source.appendingPathComponent(rel), to: destination.appendingPathComponent(rel))
+                    try copyFile(source.appendingPathComponent(rel).path, destination.appendingPathComponent(rel).path)
                 }
             } catch let e as MergeError {
                 throw e
