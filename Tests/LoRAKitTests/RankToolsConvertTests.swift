@@ -264,4 +264,30 @@ struct RankToolsConvertTests {
             #expect(half.module(for: m.target)?.scale == m.scale)
         }
     }
+    @Test("diffusers verdict: converted files fuse to the originals' weights, and are what the converter writes today")
+    func diffusersVerdict() throws {
+        let verdictURL = Fixtures.url("verdict.json", subdirectory: "convert")
+        let verdict = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: verdictURL)) as? [String: Any])
+        let tolerance = try #require(verdict["tolerance"] as? Double)
+        #expect(tolerance <= 1e-5)
+        #expect(verdict["agree"] as? Bool == true)
+        let cases = try #require(verdict["cases"] as? [[String: Any]])
+        #expect(cases.count == 3)
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for c in cases {
+            let name = c["name"] as? String ?? "?"
+            let diff = try #require(c["max_abs_diff"] as? Double)
+            #expect(diff <= tolerance, "\(name): max |Δ| \(diff)")
+            #expect((c["tensors_changed_by_lora"] as? Int ?? 0) > 0, "\(name)")
+            #expect(c["components_loaded_original"] as? [String] == c["components_loaded_converted"] as? [String], "\(name)")
+            // The committed file is byte for byte what the converter writes now from the same input.
+            let original = try #require(Bundle.module.url(forResource: "Fixtures/" + (c["original"] as! String), withExtension: nil))
+            let committed = try #require(Bundle.module.url(forResource: "Fixtures/" + (c["converted"] as! String), withExtension: nil))
+            let layout = try #require(LoRAConversion.Layout(rawValue: c["layout"] as! String))
+            let fresh = folder.appendingPathComponent(name + ".safetensors")
+            _ = try LoRAConversion.convert(try LoRAFile(contentsOf: original), options: .init(layout: layout), output: fresh)
+            #expect(try Data(contentsOf: fresh) == Data(contentsOf: committed), "\(name): regenerate Fixtures/convert (Scripts/fixtures/convert_fixtures.py with LORA_TOOL)")
+        }
+    }
 }
