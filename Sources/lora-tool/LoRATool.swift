@@ -8,6 +8,7 @@ struct LoRATool: ParsableCommand {
         abstract: "Inspect, merge and use LoRA files for Stable Diffusion models.",
         subcommands: [
             ConvertCommand.self,
+            ExtractCommand.self,
             Inspect.self,
             ListCommand.self,
             MergeCommand.self,
