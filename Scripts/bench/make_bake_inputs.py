@@ -26,7 +26,8 @@ def main():
     torch.manual_seed(0)
     folder = os.path.join(OUT, "sd15-random")
     os.makedirs(folder, exist_ok=True)
-    unet = UNet2DConditionModel()  # the default config is SD1.5's
+    # SD1.5: the default block layout with 768-wide cross-attention (CLIP ViT-L) and 64×64 latents.
+    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64)
     unet.half().save_pretrained(os.path.join(folder, "unet"))
     te = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
                                       num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu"))

@@ -32,7 +32,7 @@ def main():
     torch.manual_seed(0)
     os.makedirs(OUT, exist_ok=True)
     with torch.device("meta"):
-        unet = UNet2DConditionModel()  # SD1.5's default config
+        unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64)  # SD1.5
     lora = {}
     for name, module in unet.named_modules():
         if not TARGETS.search(name) or not hasattr(module, "weight"):

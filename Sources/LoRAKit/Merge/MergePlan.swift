@@ -190,8 +190,12 @@ final class MergePlan: @unchecked Sendable {
                 try applyWhole(a, to: &values, shape: shape)
             }
         } catch {
+            // LoRA errors start with the module's name; the report names it already.
+            let module = a.patch.target.description
+            var reason = "\(error)"
+            if reason.hasPrefix(module + ": ") { reason.removeFirst(module.count + 2) }
             lock.withLock {
-                skipped[a.sourceIndex].append(.init(module: a.patch.target.description + (a.isBias ? " (bias)" : ""), reason: "\(error)"))
+                skipped[a.sourceIndex].append(.init(module: module + (a.isBias ? " (bias)" : ""), reason: reason))
                 applied[a.sourceIndex].removeAll { $0 == a.patch.target.description }
             }
         }
@@ -225,14 +229,15 @@ extension ParameterIndex {
         var entries: [(ParameterIndex, (ParameterLocation) -> [Int]?)] = []
         mutating func add(_ index: ParameterIndex, shape: @escaping (ParameterLocation) -> [Int]?) { entries.append((index, shape)) }
         func family() -> (BaseModel?, String) {
-            var fallback: (BaseModel?, String) = (nil, "no model files")
+            var fallback: (BaseModel?, String)?
             for (index, shape) in entries {
                 let result = ModelFamilyDetection.detect(index: index, shape: shape)
                 if result.0 != nil { return result }
-                fallback = result
+                // Keep the first file's reason (the UNet's, which says what it measured).
+                if fallback == nil { fallback = result }
             }
             if entries.contains(where: { $0.0.components.contains(.textEncoder2) }) { return (.sdxl, "has a second text encoder") }
-            return fallback
+            return fallback ?? (nil, "no model files")
         }
     }
 }
