@@ -25,46 +25,25 @@ public struct DPMSolverSDEScheduler: Scheduler {
     var midPointSigma: Float?
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
-        var s = SchedulerSettings(config, defaults: Self.defaults)
-        s.rescaleBetasZeroSNR = false
-        let name = Self.diffusersClassName
-        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        try s.validateSigmaRespacing(scheduler: name)
-        if s.predictionType == .sample || s.predictionType == .originalSample {
-            throw .unsupportedOption(scheduler: name, key: "prediction_type", value: s.predictionType.rawValue)
-        }
-        let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
-        try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
-        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
+        let setup = try InterpolatedSigmaSchedule.Setup(config: config, request: request, defaults: Self.defaults,
+                                                        scheduler: Self.diffusersClassName)
+        let s = setup.settings, n = setup.steps, noise = setup.noise
         // This class builds its linspace grid in float64 (not float32).
-        var custom: [Double]? = nil
-        if s.timestepSpacing == .linspace { custom = TimestepGrid.linspace(0, Double(s.numTrainTimesteps - 1), n).reversed() }
-        var grid = DiscreteSigmaSchedule.make(settings: s, noise: noise, steps: n, respacing: .none, configRange: false)
-        if let custom {
-            grid.timesteps = custom
-            grid.sigmas = custom.map { SigmaGrid.interp($0, table: noise.sigmaTable) }
-        }
-        if s.sigmaRespacing != .none, let lo = grid.sigmas.last, let hi = grid.sigmas.first {
-            let logSigmas = SigmaGrid.logSigmas(noise.sigmaTable)
-            grid.sigmas = SigmaGrid.respaced(s.sigmaRespacing, sigmaMin: lo, sigmaMax: hi, count: n) ?? grid.sigmas
-            grid.timesteps = grid.sigmas.map { SigmaGrid.sigmaToT($0, logSigmas: logSigmas) }
-        }
+        let linspace64: [Double]? = s.timestepSpacing == .linspace
+            ? TimestepGrid.linspace(0, Double(s.numTrainTimesteps - 1), n).reversed() : nil
+        let grid = DiscreteSigmaSchedule.make(settings: s, noise: noise, steps: n, respacing: s.sigmaRespacing,
+                                              configRange: false, float64Timesteps: linspace64)
         let logSigmas = SigmaGrid.logSigmas(noise.sigmaTable)
         var mids: [Double] = []
         for j in 0..<(grid.sigmas.count - 1) {
             let t0 = -log(grid.sigmas[j]), t1 = -log(grid.sigmas[j + 1])
             mids.append(SigmaGrid.sigmaToT(exp(-(t0 + (t1 - t0) * 0.5)), logSigmas: logSigmas))
         }
-        let sg = (grid.sigmas + [0]).map { Float($0) }
-        var sig = [sg[0]]
-        for v in sg.dropFirst().dropLast() { sig += [v, v] }
-        sig.append(sg[sg.count - 1])
-        var ts = [Float(grid.timesteps[0])]
-        for j in 1..<n { ts += [Float(mids[j - 1]), Float(grid.timesteps[j])] }
+        let sig = InterpolatedSigmaSchedule.repeatingInterior((grid.sigmas + [0]).map { Float($0) })
         settings = s
         self.noise = noise
         sigmas = sig
-        timesteps = ts
+        timesteps = InterpolatedSigmaSchedule.interleaved(grid.timesteps.map { Float($0) }, midpoints: mids.map { Float($0) })
         numInferenceSteps = n
         initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sig, spacing: s.timestepSpacing)
     }
@@ -77,7 +56,7 @@ public struct DPMSolverSDEScheduler: Scheduler {
     }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        Tensor.combine(1, original, sigmas[min(max(index, 0), sigmas.count - 1)], z)
+        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
@@ -101,8 +80,7 @@ public struct DPMSolverSDEScheduler: Scheduler {
             var x = sample
             if first { tNext = tProposed } else { x = savedSample ?? sample }
             let sFrom = sigmaFn(t), sTo = sigmaFn(tNext)
-            let sUp = min(sTo, (sTo * sTo * (sFrom * sFrom - sTo * sTo) / (sFrom * sFrom)).squareRoot())
-            let sDown = (sTo * sTo - sUp * sUp).squareRoot()
+            let (sUp, sDown) = DiscreteSigmaSchedule.ancestralStep(from: sFrom, to: sTo, capUp: true)
             let ancestralT = tFn(sDown)
             let c1 = sigmaFn(ancestralT) / sigmaFn(t)
             let c2 = -Foundation.expm1(t - ancestralT)

@@ -35,19 +35,18 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        DiscreteSigmaSchedule.scale(sample, sigma: sigmas[min(stepIndex, sigmas.count - 1)])
+        DiscreteSigmaSchedule.scale(sample, sigmas: sigmas, atIndex: stepIndex)
     }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        Tensor.combine(1, original, sigmas[min(max(index, 0), sigmas.count - 1)], z)
+        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
         try checkNotExhausted()
         let sigma = sigmas[stepIndex], sigmaTo = sigmas[stepIndex + 1]
         let x0 = DiscreteSigmaSchedule.predictOriginal(modelOutput, sample: sample, sigma: sigma, sigmaHat: sigma, type: settings.predictionType)
-        let sigmaUp = (sigmaTo * sigmaTo * (sigma * sigma - sigmaTo * sigmaTo) / (sigma * sigma)).squareRoot()
-        let sigmaDown = (sigmaTo * sigmaTo - sigmaUp * sigmaUp).squareRoot()
+        let (sigmaUp, sigmaDown) = DiscreteSigmaSchedule.ancestralStep(from: sigma, to: sigmaTo)
         let dt = sigmaDown - sigma
         let z = try random.normal(shape: modelOutput.shape)
         var out = Tensor.zipWith(sample, x0) { xv, pv in xv + ((xv - pv) / sigma) * dt }

@@ -73,11 +73,11 @@ public struct EulerDiscreteScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        DiscreteSigmaSchedule.scale(sample, sigma: sigmas[min(stepIndex, sigmas.count - 1)])
+        DiscreteSigmaSchedule.scale(sample, sigmas: sigmas, atIndex: stepIndex)
     }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        Tensor.combine(1, original, sigmas[min(max(index, 0), sigmas.count - 1)], z)
+        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -39,11 +39,9 @@ public struct HeunDiscreteScheduler: Scheduler {
                                               configRange: false, customTimesteps: request.timesteps)
         let sg = (grid.sigmas + [0]).map { Float($0) }
         let tg = grid.timesteps.map { Float($0) }
-        var sig = [sg[0]]
-        for v in sg.dropFirst().dropLast() { sig.append(v); sig.append(v) }
-        sig.append(sg[sg.count - 1])
-        var ts = [tg[0]]
-        for v in tg.dropFirst() { ts.append(v); ts.append(v) }
+        let sig = InterpolatedSigmaSchedule.repeatingInterior(sg)
+        // The corrector call runs at the next step's timestep: [t_0, t_1, t_1, t_2, t_2, …].
+        let ts = InterpolatedSigmaSchedule.interleaved(tg, midpoints: Array(tg.dropFirst()))
         settings = s
         self.noise = noise
         sigmas = sig
@@ -55,11 +53,11 @@ public struct HeunDiscreteScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        DiscreteSigmaSchedule.scale(sample, sigma: sigmas[min(stepIndex, sigmas.count - 1)])
+        DiscreteSigmaSchedule.scale(sample, sigmas: sigmas, atIndex: stepIndex)
     }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        Tensor.combine(1, original, sigmas[min(max(index, 0), sigmas.count - 1)], z)
+        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -22,52 +22,29 @@ public struct KDPM2AncestralDiscreteScheduler: Scheduler {
     var savedSample: Tensor?
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
-        var s = SchedulerSettings(config, defaults: Self.defaults)
-        s.rescaleBetasZeroSNR = false
-        let name = Self.diffusersClassName
-        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        try s.validateSigmaRespacing(scheduler: name)
-        if s.predictionType == .sample || s.predictionType == .originalSample {
-            throw .unsupportedOption(scheduler: name, key: "prediction_type", value: s.predictionType.rawValue)
-        }
-        let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
-        try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
-        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
-        let grid = DiscreteSigmaSchedule.make(settings: s, noise: noise, steps: n, respacing: s.sigmaRespacing, configRange: false)
-        var tg = grid.timesteps
-        if s.useKarrasSigmas { tg = tg.map { TimestepGrid.round($0) } }
-        let sg = (grid.sigmas + [0]).map { Float($0) }   // N+1
+        let setup = try InterpolatedSigmaSchedule.Setup(config: config, request: request, defaults: Self.defaults,
+                                                        scheduler: Self.diffusersClassName)
+        let s = setup.settings, n = setup.steps
+        let (tg, sg) = InterpolatedSigmaSchedule.kdpm2Grid(settings: s, noise: setup.noise, steps: n)   // sg: N+1
         let m = sg.count
         var up = [Float](repeating: 0, count: m), down = [Float](repeating: 0, count: m), interp = [Float](repeating: 0, count: m)
         for j in 0..<m {
             let next: Float = j + 1 < m ? sg[j + 1] : 0
-            let u = (next * next * (sg[j] * sg[j] - next * next) / (sg[j] * sg[j])).squareRoot()
+            let (u, d) = DiscreteSigmaSchedule.ancestralStep(from: sg[j], to: next)
             up[j] = u
-            down[j] = j == m - 1 ? 0 : (next * next - u * u).squareRoot()
+            down[j] = j == m - 1 ? 0 : d
         }
-        for j in 0..<max(m - 2, 0) {
-            let a = Foundation.log(sg[j]), b = Foundation.log(down[j])
-            interp[j] = Foundation.exp(b - (b - a) * 0.5)
-        }
-        func expand(_ v: [Float]) -> [Float] {
-            var r = [v[0]]
-            for j in 1..<v.count { r += [v[j], v[j]] }
-            r.append(v[v.count - 1])
-            return r
-        }
-        let logSigmas = SigmaGrid.logSigmas(noise.sigmaTable)
-        var ts = [Float(tg[0])]
-        for j in 1..<n {
-            ts.append(Float(SigmaGrid.sigmaToTFloat(interp[j - 1], logSigmas: logSigmas)))
-            ts.append(Float(tg[j]))
-        }
+        // σ_I_j = exp(lerp(log σ_j, log σ_down_j, 0.5)); the last two stay 0.
+        for j in 0..<max(m - 2, 0) { interp[j] = InterpolatedSigmaSchedule.logMidpoint(sg[j], down[j]) }
+        let logSigmas = SigmaGrid.logSigmas(setup.noise.sigmaTable)
+        let mids = interp[0..<(n - 1)].map { Float(SigmaGrid.sigmaToTFloat($0, logSigmas: logSigmas)) }
         settings = s
-        self.noise = noise
-        sigmas = expand(sg)
-        sigmasInterpol = expand(interp)
-        sigmasUp = expand(up)
-        sigmasDown = expand(down)
-        timesteps = ts
+        noise = setup.noise
+        sigmas = InterpolatedSigmaSchedule.repeatingTail(sg)
+        sigmasInterpol = InterpolatedSigmaSchedule.repeatingTail(interp)
+        sigmasUp = InterpolatedSigmaSchedule.repeatingTail(up)
+        sigmasDown = InterpolatedSigmaSchedule.repeatingTail(down)
+        timesteps = InterpolatedSigmaSchedule.interleaved(tg.map { Float($0) }, midpoints: mids)
         numInferenceSteps = n
         initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sg, spacing: s.timestepSpacing)
     }
@@ -80,7 +57,7 @@ public struct KDPM2AncestralDiscreteScheduler: Scheduler {
     }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        Tensor.combine(1, original, sigmas[min(max(index, 0), sigmas.count - 1)], z)
+        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

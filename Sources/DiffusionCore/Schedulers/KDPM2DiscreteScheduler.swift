@@ -21,41 +21,21 @@ public struct KDPM2DiscreteScheduler: Scheduler {
     var savedSample: Tensor?
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
-        var s = SchedulerSettings(config, defaults: Self.defaults)
-        s.rescaleBetasZeroSNR = false
-        let name = Self.diffusersClassName
-        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        try s.validateSigmaRespacing(scheduler: name)
-        if s.predictionType == .sample || s.predictionType == .originalSample {
-            throw .unsupportedOption(scheduler: name, key: "prediction_type", value: s.predictionType.rawValue)
-        }
-        let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
-        try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
-        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
-        let grid = DiscreteSigmaSchedule.make(settings: s, noise: noise, steps: n, respacing: s.sigmaRespacing, configRange: false)
-        var tg = grid.timesteps
-        if s.useKarrasSigmas { tg = tg.map { TimestepGrid.round($0) } }
-        let sg = (grid.sigmas + [0]).map { Float($0) }   // N+1
-        let logSigmas = SigmaGrid.logSigmas(noise.sigmaTable)
+        let setup = try InterpolatedSigmaSchedule.Setup(config: config, request: request, defaults: Self.defaults,
+                                                        scheduler: Self.diffusersClassName)
+        let s = setup.settings, n = setup.steps
+        let (tg, sg) = InterpolatedSigmaSchedule.kdpm2Grid(settings: s, noise: setup.noise, steps: n)   // sg: N+1
+        let logSigmas = SigmaGrid.logSigmas(setup.noise.sigmaTable)
         // σ_I_j = exp(lerp(log σ_j, log σ_{j−1}, 0.5)); σ_I_0 is unused, σ_I_N = 0.
         var interp = [Float](repeating: 0, count: sg.count)
-        for j in 1..<sg.count where sg[j] > 0 {
-            let a = Foundation.log(sg[j]), b = Foundation.log(sg[j - 1])
-            interp[j] = Foundation.exp(b - (b - a) * 0.5)
-        }
-        var sig = [sg[0]], sigI = [interp[0]]
-        for j in 1..<sg.count { sig += [sg[j], sg[j]]; sigI += [interp[j], interp[j]] }
-        sig.append(sg[sg.count - 1]); sigI.append(interp[interp.count - 1])
-        var ts = [Float(tg[0])]
-        for j in 1..<n {
-            ts.append(Float(SigmaGrid.sigmaToTFloat(interp[j], logSigmas: logSigmas)))
-            ts.append(Float(tg[j]))
-        }
+        for j in 1..<sg.count where sg[j] > 0 { interp[j] = InterpolatedSigmaSchedule.logMidpoint(sg[j], sg[j - 1]) }
+        let sig = InterpolatedSigmaSchedule.repeatingTail(sg)
+        let mids = interp[1..<n].map { Float(SigmaGrid.sigmaToTFloat($0, logSigmas: logSigmas)) }
         settings = s
-        self.noise = noise
+        noise = setup.noise
         sigmas = sig
-        sigmasInterpol = sigI
-        timesteps = ts
+        sigmasInterpol = InterpolatedSigmaSchedule.repeatingTail(interp)
+        timesteps = InterpolatedSigmaSchedule.interleaved(tg.map { Float($0) }, midpoints: mids)
         numInferenceSteps = n
         initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sig, spacing: s.timestepSpacing)
     }
@@ -63,12 +43,11 @@ public struct KDPM2DiscreteScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        let i = min(stepIndex, sigmas.count - 1)
-        return DiscreteSigmaSchedule.scale(sample, sigma: savedSample == nil ? sigmas[i] : sigmasInterpol[i])
+        DiscreteSigmaSchedule.scale(sample, sigmas: savedSample == nil ? sigmas : sigmasInterpol, atIndex: stepIndex)
     }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        Tensor.combine(1, original, sigmas[min(max(index, 0), sigmas.count - 1)], z)
+        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -38,11 +38,11 @@ public struct LMSDiscreteScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        DiscreteSigmaSchedule.scale(sample, sigma: sigmas[min(stepIndex, sigmas.count - 1)])
+        DiscreteSigmaSchedule.scale(sample, sigmas: sigmas, atIndex: stepIndex)
     }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        Tensor.combine(1, original, sigmas[min(max(index, 0), sigmas.count - 1)], z)
+        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     /// ∫_{σ_t}^{σ_{t+1}} Π_{k≠current} (τ − σ_{t−k})/(σ_{t−current} − σ_{t−k}) dτ.
