@@ -26,24 +26,18 @@ public struct DEISMultistepScheduler: Scheduler {
         var s = SchedulerSettings(config, defaults: Self.defaults)
         s.rescaleBetasZeroSNR = false
         let name = Self.diffusersClassName
-        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        try s.validateSigmaRespacing(scheduler: name)
+        try s.validateMultistepBase(scheduler: name)
         if s.algorithmType == .dpmsolver || s.algorithmType == .dpmsolverPlusPlus { s.algorithmType = .deis }
         guard s.algorithmType == .deis else { throw .unsupportedOption(scheduler: name, key: "algorithm_type", value: s.algorithmType.rawValue) }
-        guard (1...3).contains(s.solverOrder) else {
-            throw .unsupportedOption(scheduler: name, key: "solver_order", value: String(s.solverOrder))
-        }
+        try s.validateSolverOrder(scheduler: name)
         let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
         try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
         let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
-        let base = TimestepGrid.multistepGrid(spacing: s.timestepSpacing, trainSteps: s.numTrainTimesteps,
-                                              lastTimestep: s.numTrainTimesteps, steps: n, offset: s.stepsOffset)
-        let grid = MultistepGrid.make(settings: s, noise: noise, steps: n, baseGrid: base, roundKarras: true, configRange: false, allowLu: false)
-        let finalSigma = grid.respaced ? (grid.sigmas.last ?? 0) : Double(noise.sigmaTable[0])
+        let grid = MultistepGrid.make(settings: s, noise: noise, steps: n, lastTimestep: s.numTrainTimesteps,
+                                      roundKarras: true, configRange: false, allowLu: false)
         settings = s
         self.noise = noise
-        timesteps = grid.timesteps.map { Float($0) }
-        sigmas = (grid.sigmas + [finalSigma]).map { Float($0) }
+        (timesteps, sigmas) = grid.float32(finalSigma: grid.sigmaMinFinal(noise: noise))
         numInferenceSteps = grid.timesteps.count
         modelOutputs = Array(repeating: nil, count: s.solverOrder)
     }
@@ -51,7 +45,7 @@ public struct DEISMultistepScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        VPPrediction.addNoise(original: original, noise: z, sigma: sigmas[min(max(index, 0), sigmas.count - 1)])
+        VPPrediction.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
@@ -59,8 +53,7 @@ public struct DEISMultistepScheduler: Scheduler {
         let i = stepIndex, count = timesteps.count, s = settings
         let lowerFinal = i == count - 1 && s.lowerOrderFinal && count < 15
         let lowerSecond = i == count - 2 && s.lowerOrderFinal && count < 15
-        var x0 = VPPrediction.dataPrediction(modelOutput, sample: sample, sigma: sigmas[i], type: s.predictionType)
-        if s.thresholding { x0 = Prediction.threshold(x0, ratio: s.dynamicThresholdingRatio, maxValue: Float(s.sampleMaxValue)) }
+        let x0 = VPPrediction.convertModelOutput(modelOutput, sample: sample, sigma: sigmas[i], settings: s)
         let (a, sg) = SigmaGrid.alphaSigma(sigmas[i])
         let eps = Tensor.zipWith(sample, x0) { xv, pv in (xv - a * pv) / sg }
         modelOutputs.removeFirst()

@@ -21,17 +21,8 @@ public struct DPMSolverMultistepScheduler: Scheduler {
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
         var s = SchedulerSettings(config, defaults: Self.defaults)
         let name = Self.diffusersClassName
-        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        try s.validateSigmaRespacing(scheduler: name)
-        // diffusers maps foreign values onto its own defaults.
-        if s.algorithmType == .deis { s.algorithmType = .dpmsolverPlusPlus }
-        if [.logrho, .bh1, .bh2].contains(s.solverType) { s.solverType = .midpoint }
-        guard s.algorithmType == .dpmsolverPlusPlus || s.algorithmType == .sdeDpmsolverPlusPlus else {
-            throw .unsupportedOption(scheduler: name, key: "algorithm_type", value: s.algorithmType.rawValue)
-        }
-        guard (1...3).contains(s.solverOrder) else {
-            throw .unsupportedOption(scheduler: name, key: "solver_order", value: String(s.solverOrder))
-        }
+        try s.validateMultistepBase(scheduler: name)
+        try s.normalizeDPMSolverPlusPlus(scheduler: name)
         if let v = s.varianceType, v == .learned || v == .learnedRange {
             throw .unsupportedOption(scheduler: name, key: "variance_type", value: v.rawValue)
         }
@@ -50,16 +41,13 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         } else {
             try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
             let last = MultistepGrid.lastTimestep(noise: noise, lambdaMinClipped: s.lambdaMinClipped)
-            let base = TimestepGrid.multistepGrid(spacing: s.timestepSpacing, trainSteps: s.numTrainTimesteps,
-                                                  lastTimestep: last, steps: n, offset: s.stepsOffset)
-            grid = MultistepGrid.make(settings: s, noise: noise, steps: n, baseGrid: base,
+            grid = MultistepGrid.make(settings: s, noise: noise, steps: n, lastTimestep: last,
                                       roundKarras: s.betaSchedule != .squaredcosCapV2, configRange: false, allowLu: true)
         }
         let finalSigma: Double = s.finalSigmasType == .zero ? 0 : Double(noise.sigmaTable[0])
         settings = s
         self.noise = noise
-        timesteps = grid.timesteps.map { Float($0) }
-        sigmas = (grid.sigmas + [finalSigma]).map { Float($0) }
+        (timesteps, sigmas) = grid.float32(finalSigma: finalSigma)
         numInferenceSteps = grid.timesteps.count
         modelOutputs = Array(repeating: nil, count: s.solverOrder)
     }
@@ -67,7 +55,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        VPPrediction.addNoise(original: original, noise: z, sigma: sigmas[min(max(index, 0), sigmas.count - 1)])
+        VPPrediction.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
@@ -75,14 +63,13 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         let i = stepIndex, count = timesteps.count, s = settings
         let lowerOrderFinal = i == count - 1 && (s.eulerAtFinal || (s.lowerOrderFinal && count < 15) || s.finalSigmasType == .zero)
         let lowerOrderSecond = i == count - 2 && s.lowerOrderFinal && count < 15
-        var x0 = VPPrediction.dataPrediction(modelOutput, sample: sample, sigma: sigmas[i], type: s.predictionType)
-        if s.thresholding { x0 = Prediction.threshold(x0, ratio: s.dynamicThresholdingRatio, maxValue: Float(s.sampleMaxValue)) }
+        let x0 = VPPrediction.convertModelOutput(modelOutput, sample: sample, sigma: sigmas[i], settings: s)
         modelOutputs.removeFirst()
         modelOutputs.append(x0)
         let z: Tensor? = s.algorithmType == .sdeDpmsolverPlusPlus ? try random.normal(shape: modelOutput.shape) : nil
         let prev: Tensor
         if s.solverOrder == 1 || lowerOrderNums < 1 || lowerOrderFinal {
-            prev = firstOrder(x0, sample: sample, noise: z)
+            prev = VPPrediction.dpmSolverFirstOrder(x0, sample: sample, noise: z, sigmaFrom: sigmas[i], sigmaTo: sigmas[i + 1])
         } else if s.solverOrder == 2 || lowerOrderNums < 2 || lowerOrderSecond {
             prev = secondOrder(sample: sample, noise: z)
         } else {
@@ -96,17 +83,6 @@ public struct DPMSolverMultistepScheduler: Scheduler {
     private func output(_ k: Int) -> Tensor {
         // k = 0 newest; callers only ask for entries the order logic guarantees.
         modelOutputs[modelOutputs.count - 1 - k] ?? Tensor(shape: [0], scalars: [])
-    }
-
-    private func firstOrder(_ m: Tensor, sample x: Tensor, noise z: Tensor?) -> Tensor {
-        let (aT, sT) = SigmaGrid.alphaSigma(sigmas[stepIndex + 1])
-        let (aS, sS) = SigmaGrid.alphaSigma(sigmas[stepIndex])
-        let h = (Foundation.log(aT) - Foundation.log(sT)) - (Foundation.log(aS) - Foundation.log(sS))
-        if let z {
-            let e2 = Foundation.exp(-2 * h)
-            return Tensor.combine(sT / sS * Foundation.exp(-h), x, aT * (1 - e2), m, sT * (1 - e2).squareRoot(), z)
-        }
-        return Tensor.combine(sT / sS, x, -(aT * (Foundation.exp(-h) - 1)), m)
     }
 
     private func secondOrder(sample x: Tensor, noise z: Tensor?) -> Tensor {

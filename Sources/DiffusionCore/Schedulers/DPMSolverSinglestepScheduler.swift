@@ -28,22 +28,14 @@ public struct DPMSolverSinglestepScheduler: Scheduler {
         var s = SchedulerSettings(config, defaults: Self.defaults)
         s.rescaleBetasZeroSNR = false
         let name = Self.diffusersClassName
-        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        try s.validateSigmaRespacing(scheduler: name)
-        if s.algorithmType == .deis { s.algorithmType = .dpmsolverPlusPlus }
-        if [.logrho, .bh1, .bh2].contains(s.solverType) { s.solverType = .midpoint }
-        guard s.algorithmType == .dpmsolverPlusPlus || s.algorithmType == .sdeDpmsolverPlusPlus else {
-            throw .unsupportedOption(scheduler: name, key: "algorithm_type", value: s.algorithmType.rawValue)
-        }
-        guard (1...3).contains(s.solverOrder) else {
-            throw .unsupportedOption(scheduler: name, key: "solver_order", value: String(s.solverOrder))
-        }
+        try s.validateMultistepBase(scheduler: name)
+        try s.normalizeDPMSolverPlusPlus(scheduler: name)
         let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
         try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
         let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
         let last = MultistepGrid.lastTimestep(noise: noise, lambdaMinClipped: s.lambdaMinClipped)
-        let base = TimestepGrid.multistepGrid(spacing: .linspace, trainSteps: s.numTrainTimesteps, lastTimestep: last, steps: n, offset: 0)
-        let grid = MultistepGrid.make(settings: s, noise: noise, steps: n, baseGrid: base, roundKarras: true, configRange: false, allowLu: false)
+        let grid = MultistepGrid.make(settings: s, noise: noise, steps: n, lastTimestep: last,
+                                      roundKarras: true, configRange: false, allowLu: false, linspaceOnly: true)
         let finalSigma: Double = s.finalSigmasType == .zero ? 0 : Double(noise.sigmaTable[0])
         if !s.lowerOrderFinal && (n % s.solverOrder != 0 || s.finalSigmasType == .zero) { s.lowerOrderFinal = true }
         guard let orders = DPMSolverSinglestepScheduler.orderList(steps: n, order: s.solverOrder, lowerOrderFinal: s.lowerOrderFinal,
@@ -52,8 +44,7 @@ public struct DPMSolverSinglestepScheduler: Scheduler {
         }
         settings = s
         self.noise = noise
-        timesteps = grid.timesteps.map { Float($0) }
-        sigmas = (grid.sigmas + [finalSigma]).map { Float($0) }
+        (timesteps, sigmas) = grid.float32(finalSigma: finalSigma)
         numInferenceSteps = n
         orderList = orders
         modelOutputs = Array(repeating: nil, count: s.solverOrder)
@@ -87,14 +78,13 @@ public struct DPMSolverSinglestepScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        VPPrediction.addNoise(original: original, noise: z, sigma: sigmas[min(max(index, 0), sigmas.count - 1)])
+        VPPrediction.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
         try checkNotExhausted()
         let i = stepIndex, s = settings
-        var x0 = VPPrediction.dataPrediction(modelOutput, sample: sample, sigma: sigmas[i], type: s.predictionType)
-        if s.thresholding { x0 = Prediction.threshold(x0, ratio: s.dynamicThresholdingRatio, maxValue: Float(s.sampleMaxValue)) }
+        let x0 = VPPrediction.convertModelOutput(modelOutput, sample: sample, sigma: sigmas[i], settings: s)
         modelOutputs.removeFirst()
         modelOutputs.append(x0)
         let z: Tensor? = s.algorithmType == .sdeDpmsolverPlusPlus ? try random.normal(shape: modelOutput.shape) : nil
@@ -104,7 +94,7 @@ public struct DPMSolverSinglestepScheduler: Scheduler {
         let x = anchor ?? sample
         let prev: Tensor
         switch order {
-        case 1: prev = firstOrder(x0, sample: x, noise: z)
+        case 1: prev = VPPrediction.dpmSolverFirstOrder(x0, sample: x, noise: z, sigmaFrom: sigmas[i], sigmaTo: sigmas[i + 1])
         case 2: prev = secondOrder(sample: x, noise: z)
         default: prev = thirdOrder(sample: x, noise: z)
         }
@@ -118,17 +108,6 @@ public struct DPMSolverSinglestepScheduler: Scheduler {
     }
 
     private func output(_ k: Int) -> Tensor { modelOutputs[modelOutputs.count - 1 - k] ?? Tensor(shape: [0], scalars: []) }
-
-    private func firstOrder(_ m: Tensor, sample x: Tensor, noise z: Tensor?) -> Tensor {
-        let (aT, sT, lT) = vp(stepIndex + 1)
-        let (_, sS, lS) = vp(stepIndex)
-        let h = lT - lS
-        if let z {
-            let e2 = Foundation.exp(-2 * h)
-            return Tensor.combine(sT / sS * Foundation.exp(-h), x, aT * (1 - e2), m, sT * (1 - e2).squareRoot(), z)
-        }
-        return Tensor.combine(sT / sS, x, -(aT * (Foundation.exp(-h) - 1)), m)
-    }
 
     private func secondOrder(sample x: Tensor, noise z: Tensor?) -> Tensor {
         let i = stepIndex

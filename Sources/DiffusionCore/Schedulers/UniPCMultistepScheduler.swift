@@ -28,30 +28,25 @@ public struct UniPCMultistepScheduler: Scheduler {
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
         let s = SchedulerSettings(config, defaults: Self.defaults)
         let name = Self.diffusersClassName
-        try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        try s.validateSigmaRespacing(scheduler: name)
+        try s.validateMultistepBase(scheduler: name)
         guard s.solverType == .bh1 || s.solverType == .bh2 else {
             throw .unsupportedOption(scheduler: name, key: "solver_type", value: s.solverType.rawValue)
         }
         guard s.predictX0 else { throw .unsupportedOption(scheduler: name, key: "predict_x0", value: "false") }
-        guard (1...3).contains(s.solverOrder) else {
-            throw .unsupportedOption(scheduler: name, key: "solver_order", value: String(s.solverOrder))
-        }
+        try s.validateSolverOrder(scheduler: name)
         let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
         try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
         let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: true)
-        let base = TimestepGrid.multistepGrid(spacing: s.timestepSpacing, trainSteps: s.numTrainTimesteps,
-                                              lastTimestep: s.numTrainTimesteps, steps: n, offset: s.stepsOffset)
-        let grid = MultistepGrid.make(settings: s, noise: noise, steps: n, baseGrid: base, roundKarras: true, configRange: true, allowLu: false)
+        let grid = MultistepGrid.make(settings: s, noise: noise, steps: n, lastTimestep: s.numTrainTimesteps,
+                                      roundKarras: true, configRange: true, allowLu: false)
         let finalSigma: Double
         switch s.finalSigmasType {
         case .zero: finalSigma = 0
-        case .sigmaMin: finalSigma = grid.respaced ? (grid.sigmas.last ?? 0) : Double(noise.sigmaTable[0])
+        case .sigmaMin: finalSigma = grid.sigmaMinFinal(noise: noise)
         }
         settings = s
         self.noise = noise
-        timesteps = grid.timesteps.map { Float($0) }
-        sigmas = (grid.sigmas + [finalSigma]).map { Float($0) }
+        (timesteps, sigmas) = grid.float32(finalSigma: finalSigma)
         numInferenceSteps = grid.timesteps.count
         modelOutputs = Array(repeating: nil, count: s.solverOrder)
     }
@@ -59,7 +54,7 @@ public struct UniPCMultistepScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        VPPrediction.addNoise(original: original, noise: z, sigma: sigmas[min(max(index, 0), sigmas.count - 1)])
+        VPPrediction.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
@@ -67,8 +62,7 @@ public struct UniPCMultistepScheduler: Scheduler {
         let i = stepIndex, s = settings
         var x = sample
         let useCorrector = i > 0 && !s.disableCorrector.contains(i - 1) && lastSample != nil
-        var converted = VPPrediction.dataPrediction(modelOutput, sample: sample, sigma: sigmas[i], type: s.predictionType)
-        if s.thresholding { converted = Prediction.threshold(converted, ratio: s.dynamicThresholdingRatio, maxValue: Float(s.sampleMaxValue)) }
+        let converted = VPPrediction.convertModelOutput(modelOutput, sample: sample, sigma: sigmas[i], settings: s)
         if useCorrector, let last = lastSample {
             x = update(anchor: last, target: i, source: i - 1, order: thisOrder, correction: converted)
         }
