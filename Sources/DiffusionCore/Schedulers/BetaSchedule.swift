@@ -110,4 +110,9 @@ public struct NoiseSchedule: Sendable, Equatable {
         let a = alphaCumprod(at: t)
         return Tensor.combine(a.squareRoot(), original, (1 - a).squareRoot(), noise)
     }
+
+    /// `add_noise` at model call `index` of a run over `timesteps` (the index clamped to the run).
+    func addNoise(original: Tensor, noise: Tensor, timesteps: [Int], atIndex index: Int) -> Tensor {
+        addNoise(original: original, noise: noise, timestep: timesteps[min(max(index, 0), timesteps.count - 1)])
+    }
 }

@@ -51,7 +51,7 @@ public struct TCDScheduler: Scheduler {
     public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        noise.addNoise(original: original, noise: z, timestep: trainTimesteps[min(max(index, 0), trainTimesteps.count - 1)])
+        noise.addNoise(original: original, noise: z, timesteps: trainTimesteps, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
