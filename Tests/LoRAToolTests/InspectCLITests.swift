@@ -1,55 +1,15 @@
 import Foundation
 import Testing
 
-/// Runs the built `lora-tool` binary (next to the test bundle) and checks stdout and the exit status.
+/// Runs the built `lora-tool` binary (see `CLI`) and checks stdout and the exit status.
 @Suite("lora-tool inspect")
 struct InspectCLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func toolURL() -> URL? {
-        var candidates: [URL] = []
-        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
-        candidates.append(Bundle.main.bundleURL)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        for dir in candidates {
-            var d = dir
-            for _ in 0..<4 {
-                let u = d.appendingPathComponent("lora-tool")
-                if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-                d = d.deletingLastPathComponent()
-            }
-        }
-        return nil
-    }
-
-    static func run(_ arguments: [String]) throws -> Run {
-        let tool = try #require(toolURL(), "lora-tool binary not found next to the test bundle")
-        let p = Process()
-        p.executableURL = tool
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    /// A fixture of the LoRAKitTests target, found through the source tree.
-    static func fixture(_ name: String) -> String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("LoRAKitTests/Fixtures/lora/\(name)").path
-    }
+    /// A fixture LoRA of the LoRAKitTests target.
+    static func fixture(_ name: String) -> String { CLI.fixture("lora/\(name)") }
 
     @Test("a kohya LoRA: format, families, base model, triggers, hashes")
     func kohyaText() throws {
-        let r = try Self.run(["inspect", Self.fixture("kohya_sd1.safetensors")])
+        let r = try CLI.run(["inspect", Self.fixture("kohya_sd1.safetensors")])
         #expect(r.status == 0)
         for needle in ["Format:       kohya", "LoRA 6, LoCon 2", "Base model:   SD 1.x", "mychar (20)",
                        "SHA-256:      ef2f3523dc245497bfd8304d48ca1da94e6f900090c6f54170991c89d6ca7e2e",
@@ -62,7 +22,7 @@ struct InspectCLITests {
 
     @Test("--json --verbose --stats is one JSON object with modules and ΔW statistics")
     func json() throws {
-        let r = try Self.run(["inspect", Self.fixture("lycoris_formula.safetensors"), "--json", "--verbose", "--stats"])
+        let r = try CLI.run(["inspect", Self.fixture("lycoris_formula.safetensors"), "--json", "--verbose", "--stats"])
         #expect(r.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let lora = try #require(object["lora"] as? [String: Any])
@@ -75,12 +35,12 @@ struct InspectCLITests {
 
     @Test("a file that is not a LoRA still shows tensors and metadata")
     func notALoRA() throws {
-        let r = try Self.run(["inspect", Self.fixture("not_a_lora.safetensors")])
+        let r = try CLI.run(["inspect", Self.fixture("not_a_lora.safetensors")])
         #expect(r.status == 0)
         #expect(r.stdout.contains("no LoRA modules recognised"))
         #expect(r.stdout.contains("model.weight"))
         #expect(r.stdout.contains("note: plain tensors"))
-        let j = try Self.run(["inspect", Self.fixture("not_a_lora.safetensors"), "--json"])
+        let j = try CLI.run(["inspect", Self.fixture("not_a_lora.safetensors"), "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
         #expect(object["lora"] is NSNull)
     }
@@ -92,7 +52,7 @@ struct InspectCLITests {
         var bytes: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]
         bytes += Array("{\"a\":1}".utf8)
         try Data(bytes).write(to: url)
-        let r = try Self.run(["inspect", url.path])
+        let r = try CLI.run(["inspect", url.path])
         #expect(r.status == 1)
         #expect(r.stdout.isEmpty)
         let lines = r.stderr.split(separator: "\n")
@@ -105,7 +65,7 @@ struct InspectCLITests {
         for name in ["lora_disney.safetensors", "analog_svd_rank4.safetensors"] {
             let path = "/work/shared/realworld/\(name)"
             guard FileManager.default.fileExists(atPath: path) else { continue }
-            let r = try Self.run(["inspect", path])
+            let r = try CLI.run(["inspect", path])
             #expect(r.status == 0)
             #expect(r.stdout.contains("Format:       cloneofsimo"))
             #expect(r.stdout.contains("Base model:   SD 1.x"))

@@ -4,49 +4,12 @@ import Testing
 /// `lora-tool list` and `--lora NAME` resolution, run through the built binary.
 @Suite("lora-tool list and LoRA names")
 struct ListCLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func toolURL() -> URL? {
-        var candidates: [URL] = []
-        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
-        candidates.append(Bundle.main.bundleURL)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        for dir in candidates {
-            var d = dir
-            for _ in 0..<4 {
-                let u = d.appendingPathComponent("lora-tool")
-                if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-                d = d.deletingLastPathComponent()
-            }
-        }
-        return nil
-    }
-
     /// Runs the tool with `LORAKIT_HOME` (and so the index) inside `home`.
-    static func run(_ arguments: [String], home: URL) throws -> Run {
-        let tool = try #require(toolURL(), "lora-tool binary not found next to the test bundle")
-        let p = Process()
-        p.executableURL = tool
-        p.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["LORAKIT_HOME"] = home.path
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    static func run(_ arguments: [String], home: URL) throws -> CLI.Run {
+        try CLI.run(arguments, environment: ["LORAKIT_HOME": home.path])
     }
 
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("LoRAKitTests/Fixtures")
+    static let fixtures = CLI.fixtures
 
     /// `home/loras` with LoRAs for SD1, SD2, SDXL and unknown bases, a duplicate stem, and a non-LoRA.
     static func makeHome() throws -> URL {
