@@ -219,10 +219,6 @@ struct MergeCLITests {
             #expect(r.status == 0, "\(r)")
             reports.insert(r.stdout.replacingOccurrences(of: "/o\(k)/", with: "/OUT/"))
         }
-        // The family evidence names one attn2.to_k tensor, picked from a dictionary walk (ModelFamilyDetection),
-        // so the tensor named differs from run to run.
-        withKnownIssue("the model-family evidence names a different attn2.to_k tensor on each run", isIntermittent: true) {
-            #expect(reports.count == 1, "\(reports.sorted())")
-        }
+        #expect(reports.count == 1, "\(reports.sorted())")
     }
 }

@@ -4,7 +4,10 @@ enum ModelFamilyDetection {
     /// tensor shapes: the cross-attention width (attn2.to_k input: 768 SD1.x,
     /// 1024 SD2.x, 2048 SDXL), else the presence of SDXL's second text encoder.
     static func detect(index: ParameterIndex, shape: (ParameterLocation) -> [Int]?) -> (BaseModel?, String) {
-        for (key, location) in index.locations where key.component == .unet && key.name.hasSuffix("attn2.to_k.weight") {
+        // Sorted, so the evidence names the same layer on every run.
+        let candidates = index.locations.filter { $0.key.component == .unet && $0.key.name.hasSuffix("attn2.to_k.weight") }
+            .sorted { $0.key.name < $1.key.name }
+        for (key, location) in candidates {
             guard let s = shape(location), s.count >= 2 else { continue }
             switch s[1] {
             case 768: return (.sd1, "cross-attention width 768 (\(key.name))")
