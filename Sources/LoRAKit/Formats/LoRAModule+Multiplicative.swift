@@ -85,6 +85,7 @@ extension LoRAModule {
             throw .unsupported(target: target.description, reason: "IA3 scales the weight; it has no additive ΔW")
         }
         guard patchesWeight else { throw .unsupported(target: target.description, reason: "the module has no weight delta") }
+        try checkDeltaSize(fitting: nil)
         var natural = try naturalDelta()
         let s = scale
         try DeltaMath.la { () throws(LinearAlgebraError) in try BLAS.scale(&natural.values, by: s) }

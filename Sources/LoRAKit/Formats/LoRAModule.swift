@@ -90,6 +90,7 @@ public struct LoRAModule: Sendable {
             throw .unsupported(target: target.description, reason: "IA3 scales the weight; it has no additive ΔW")
         }
         guard patchesWeight else { throw .unsupported(target: target.description, reason: "the module has no weight delta") }
+        try checkDeltaSize(fitting: shape)
         let natural = try naturalDelta()
         try fit(natural.shape, to: shape)
         var values = natural.values

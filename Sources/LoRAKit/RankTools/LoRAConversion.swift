@@ -191,7 +191,7 @@ public enum LoRAConversion {
     /// A rank-`rank` LoRA of the module's s·ΔW by SVD (alpha = rank, so the scale is 1).
     static func bakedFactors(_ m: LoRAModule, rank: Int, dtype: DType?) throws(RankToolsError) -> (Factors, BakedModule) {
         let natural: DeltaMath.Tensor
-        do { natural = try m.naturalDelta() } catch { throw .lora(error) }
+        do { try m.checkDeltaSize(fitting: nil); natural = try m.naturalDelta() } catch { throw .lora(error) }
         guard natural.shape.count >= 2, let rows = natural.shape.first, rows > 0, natural.values.count % rows == 0 else {
             throw .moduleFailed(module: m.target.description, reason: "ΔW of shape \(natural.shape) is not a matrix")
         }

@@ -154,7 +154,7 @@ public enum SVDMerge {
         var shape: [Int] = []
         for (module, strength) in parts {
             let natural: DeltaMath.Tensor
-            do { natural = try module.naturalDelta() } catch { throw .lora(error) }
+            do { try module.checkDeltaSize(fitting: nil); natural = try module.naturalDelta() } catch { throw .lora(error) }
             if shape.isEmpty {
                 shape = natural.shape
                 sum = [Float](repeating: 0, count: natural.values.count)
