@@ -31,9 +31,8 @@ struct HeaderJSONMember {
     var value: HeaderJSON
 }
 
-/// A JSON number kept as text, with its exact unsigned integer value when it has one.
+/// A JSON number: its sign and, for integer literals that fit in 64 bits, its exact magnitude.
 struct HeaderNumber {
-    var text: String
     var isNegative: Bool
     /// The magnitude when the number is an integer literal that fits in 64 bits.
     var magnitude: UInt64?
@@ -221,7 +220,6 @@ struct HeaderJSONParser {
     }
 
     private mutating func parseNumber() throws(SafetensorsError) -> HeaderNumber {
-        let start = index
         var negative = false
         if current == UInt8(ascii: "-") { negative = true; index += 1 }
         guard let first = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
@@ -254,7 +252,6 @@ struct HeaderJSONParser {
             guard let c = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) else { throw error("invalid number") }
             while let c = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) { index += 1 }
         }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        return HeaderNumber(text: text, isNegative: negative, magnitude: isInteger ? magnitude : nil, isInteger: isInteger)
+        return HeaderNumber(isNegative: negative, magnitude: isInteger ? magnitude : nil, isInteger: isInteger)
     }
 }
