@@ -109,6 +109,29 @@ struct MergeBehaviourTests {
     }
 }
 
+@Suite("kohya names of written files")
+struct KohyaNamingTests {
+    @Test("an SDXL concatenation is written with SGM UNet names and reads back to the same layers")
+    func sdxlUsesSGMNames() throws {
+        let tmp = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let a = try LoRAFile(contentsOf: MergeFixtures.url("lora/sdxl_kohya_sgm.safetensors"))
+        let b = try LoRAFile(contentsOf: MergeFixtures.url("lora/sdxl_peft.safetensors"))
+        let out = tmp.appendingPathComponent("xl.safetensors")
+        _ = try LoRAConcatenation.merge([(a, MergeSource(lora: a, strength: 1)), (b, MergeSource(lora: b, strength: 0.5))], output: out)
+        let file = try SafetensorsFile(contentsOf: out)
+        let unet = file.names.filter { $0.hasPrefix("lora_unet_") }
+        #expect(!unet.isEmpty)
+        #expect(unet.allSatisfy { $0.hasPrefix("lora_unet_input_blocks_") || $0.hasPrefix("lora_unet_middle_block_")
+                                  || $0.hasPrefix("lora_unet_output_blocks_") || $0.hasPrefix("lora_unet_time_embed_")
+                                  || $0.hasPrefix("lora_unet_label_emb_") || $0.hasPrefix("lora_unet_out_") }, "\(unet.prefix(5))")
+        #expect(file.names.contains { $0.hasPrefix("lora_te1_") } && file.names.contains { $0.hasPrefix("lora_te2_") })
+        let merged = try LoRAFile(contentsOf: out)
+        #expect(merged.unrecognized.isEmpty)
+        #expect(Set(merged.modules.map(\.target)) == Set(a.modules.map(\.target)).union(b.modules.map(\.target)))
+    }
+}
+
 extension LoRAModule {
     /// The full weight shape this module's factors imply ([out, in] or [out, in, kh, kw]).
     var expectedShapeForTest: [Int] {

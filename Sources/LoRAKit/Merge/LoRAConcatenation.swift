@@ -51,14 +51,14 @@ public enum LoRAConcatenation {
                 groups[module.target, default: []].append((module, source.strength(for: module.target.component), source.name))
             }
         }
-        let usesSecondEncoder = order.contains { $0.component == .textEncoder2 }
+        let naming = KohyaNaming(base: bases.first, usesSecondEncoder: order.contains { $0.component == .textEncoder2 })
 
         var writer = SafetensorsWriter(metadata: metadata(sources, dtype: dtype))
         for target in order.sorted() {
             let parts = groups[target] ?? []
             do {
                 let merged = try concatenate(parts.map { ($0.module, $0.strength) }, target: target)
-                let key = kohyaName(target, usesSecondEncoder: usesSecondEncoder)
+                let key = naming.stem(target)
                 writer.add(name: key + ".lora_up.weight", shape: merged.upShape, floats: merged.up, as: dtype)
                 writer.add(name: key + ".lora_down.weight", shape: merged.downShape, floats: merged.down, as: dtype)
                 writer.add(name: key + ".alpha", shape: [], floats: [Float(merged.rank)], as: dtype)

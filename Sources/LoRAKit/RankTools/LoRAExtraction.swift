@@ -144,10 +144,10 @@ public enum LoRAExtraction {
         }
         let work = keepText ? modules : modules.filter { $0.target.component == .unet }
 
-        let usesSecondEncoder = a.components.contains(.textEncoder2) || report.baseModel == .sdxl
+        let naming = KohyaNaming(base: report.baseModel, usesSecondEncoder: a.components.contains(.textEncoder2))
         var writer = SafetensorsWriter(metadata: metadata(options: options, family: report.baseModel, base: base, tuned: tuned))
         for (i, module) in work.enumerated() {
-            let name = LoRAConcatenation.kohyaName(module.target, usesSecondEncoder: usesSecondEncoder)
+            let name = naming.stem(module.target)
             let delta = try difference(module, a, b)
             let isKernelConv = module.shape.count == 4 && module.shape[2...].contains { $0 != 1 }
             let wanted = isKernelConv ? (options.convRank ?? options.rank) : options.rank

@@ -78,14 +78,15 @@ public enum SVDMerge {
         if options.strict, let first = report.unusedKeys.first {
             throw .moduleFailed(module: first.key, reason: "unused key (\(first.reason)); refusing in strict mode")
         }
-        let usesSecondEncoder = order.contains { $0.component == .textEncoder2 }
+        let naming = KohyaNaming(base: sources.lazy.compactMap { $0.lora.baseModel.detected }.first,
+                                 usesSecondEncoder: order.contains { $0.component == .textEncoder2 })
         var writer = SafetensorsWriter(metadata: metadata(sources, options: options))
         var fro: [Double] = []
         for target in order.sorted() {
             let parts = groups[target] ?? []
             do {
                 let merged = try mergeModule(parts.map { ($0.module, $0.strength) }, options: options)
-                let key = LoRAConcatenation.kohyaName(target, usesSecondEncoder: usesSecondEncoder)
+                let key = naming.stem(target)
                 writer.add(name: key + ".lora_up.weight", shape: merged.upShape, floats: merged.up, as: options.dtype)
                 writer.add(name: key + ".lora_down.weight", shape: merged.downShape, floats: merged.down, as: options.dtype)
                 writer.add(name: key + ".alpha", shape: [], floats: [Float(merged.rank)], as: options.dtype)
