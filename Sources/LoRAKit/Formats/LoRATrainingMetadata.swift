@@ -67,6 +67,10 @@ extension LoRAFile {
                     totals[t, default: 0] += (count as? NSNumber)?.intValue ?? 0
                 }
             }
+            // A tag that repeats the trigger phrase adds nothing but its count: give the phrase that count.
+            for i in out.indices {
+                if let count = totals.removeValue(forKey: out[i].text) { out[i].count = count }
+            }
             let top = totals.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(max(0, limit))
             out += top.map { TriggerWord(text: $0.key, count: $0.value, source: "ss_tag_frequency") }
         }
