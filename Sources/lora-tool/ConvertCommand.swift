@@ -36,11 +36,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Store floating-point tensors as f16, bf16 or f32 (default: keep each tensor's type).")
     var dtype: OutputDType?
 
-    @Flag(help: "Overwrite an existing output (never the input).")
-    var force = false
+    @OptionGroup var outputFlags: OutputFlags
 
-    @Flag(help: "Print the report as JSON on stdout.")
-    var json = false
 
     func validate() throws {
         if let bakeRank, bakeRank <= 0 { throw ValidationError("--bake-rank must be positive") }
@@ -58,9 +55,9 @@ struct ConvertCommand: ParsableCommand {
         do {
             let lora = try LoRAFile(contentsOf: URL(fileURLWithPath: input))
             let options = LoRAConversion.Options(layout: to, unetNaming: sgm ? .sgm : unetNames, bakeRank: bakeRank,
-                                                 dtype: dtype?.dtype, overwrite: force)
+                                                 dtype: dtype?.dtype, overwrite: outputFlags.force)
             let report = try LoRAConversion.convert(lora, options: options, output: outputURL)
-            if json { try printJSON(try jsonObject(report)); return }
+            if outputFlags.json { try printJSON(try jsonObject(report)); return }
             var line = "Converted \(report.modulesWritten) modules to \(report.layout.rawValue)"
             if let naming = report.unetNaming { line += " (UNet names: \(naming.rawValue))" }
             print(line)

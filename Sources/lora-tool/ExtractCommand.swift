@@ -38,11 +38,8 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "Store the factors as f16, bf16 or f32 (default f32, as kohya).")
     var dtype: OutputDType?
 
-    @Flag(help: "Overwrite an existing output (never an input).")
-    var force = false
+    @OptionGroup var outputFlags: OutputFlags
 
-    @Flag(help: "Print the report as JSON on stdout.")
-    var json = false
 
     @Option(help: "OpenBLAS threads (default: all cores).")
     var threads: Int?
@@ -57,7 +54,7 @@ struct ExtractCommand: ParsableCommand {
     func run() throws {
         if let threads { LinearAlgebraSettings.setThreadCount(threads) }
         let options = LoRAExtraction.Options(rank: rank, convRank: convRank, clampQuantile: clampQuantile, minDiff: minDiff,
-                                             dtype: dtype?.dtype ?? .f32, overwrite: force)
+                                             dtype: dtype?.dtype ?? .f32, overwrite: outputFlags.force)
         let showProgress = isatty(STDERR_FILENO) != 0
         var progress: (@Sendable (LoRAExtraction.Progress) -> Void)?
         if showProgress {
@@ -70,7 +67,7 @@ struct ExtractCommand: ParsableCommand {
                 base: URL(fileURLWithPath: base), tuned: URL(fileURLWithPath: tuned), options: options,
                 output: URL(fileURLWithPath: output), progress: progress)
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            if json { try printJSON(try jsonObject(report)); return }
+            if outputFlags.json { try printJSON(try jsonObject(report)); return }
             print(ExtractReportText.render(report))
         } catch let error as RankToolsError {
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

@@ -37,14 +37,11 @@ struct MergeCommand: ParsableCommand {
     @Flag(help: "Fail when any LoRA key would be unused or any module skipped.")
     var strict = false
 
-    @Flag(help: "Overwrite an existing output (never an input).")
-    var force = false
+    @OptionGroup var outputFlags: OutputFlags
 
     @Flag(name: .customLong("allow-base-mismatch"), help: "Apply LoRAs made for another model family anyway.")
     var allowBaseMismatch = false
 
-    @Flag(help: "Print the report as JSON on stdout.")
-    var json = false
 
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
@@ -78,7 +75,7 @@ struct MergeCommand: ParsableCommand {
         }
         do {
             if let base {
-                let options = MergeOptions(outputDType: dtype?.dtype, strict: strict, overwrite: force,
+                let options = MergeOptions(outputDType: dtype?.dtype, strict: strict, overwrite: outputFlags.force,
                                            allowBaseMismatch: allowBaseMismatch, threads: threads)
                 let progress = ProgressLine.stderrIfTerminal()
                 var callback: (@Sendable (MergeProgress) -> Void)?
@@ -87,14 +84,14 @@ struct MergeCommand: ParsableCommand {
                 let report = try ModelMerger.merge(into: URL(fileURLWithPath: base), sources: sources,
                                                    output: outputURL, options: options, progress: callback)
                 progress?.finish()
-                if json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
+                if outputFlags.json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
             } else if let rank {
-                let options = SVDMerge.Options(rank: rank, convRank: convRank, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: force)
+                let options = SVDMerge.Options(rank: rank, convRank: convRank, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
                 let report = try SVDMerge.merge(parsed, options: options, output: outputURL)
-                if json { try printJSON(try jsonObject(report)) } else { print(RankReportText.render(report), terminator: "") }
+                if outputFlags.json { try printJSON(try jsonObject(report)) } else { print(RankReportText.render(report), terminator: "") }
             } else {
-                let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: force)
-                if json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
+                let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
+                if outputFlags.json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
             }
         } catch let error as MergeError {
             printError(error.description)

@@ -33,11 +33,8 @@ struct ResizeCommand: ParsableCommand {
     @Flag(help: "Print per-module retained sum(S) / Frobenius figures.")
     var verbose = false
 
-    @Flag(help: "Overwrite an existing output (never the input).")
-    var force = false
+    @OptionGroup var outputFlags: OutputFlags
 
-    @Flag(help: "Print the report as JSON on stdout.")
-    var json = false
 
     @Option(help: "OpenBLAS threads (default: all cores).")
     var threads: Int?
@@ -55,9 +52,9 @@ struct ResizeCommand: ParsableCommand {
         let rule = try dynamic.map { try RankRule(parsing: $0) } ?? .fixed
         do {
             let lora = try LoRAFile(contentsOf: URL(fileURLWithPath: input))
-            let options = LoRAResize.Options(rank: rank, convRank: convRank, rule: rule, dtype: dtype?.dtype ?? .f32, overwrite: force)
+            let options = LoRAResize.Options(rank: rank, convRank: convRank, rule: rule, dtype: dtype?.dtype ?? .f32, overwrite: outputFlags.force)
             let report = try LoRAResize.resize(lora, options: options, output: URL(fileURLWithPath: output))
-            if json { try printJSON(try jsonObject(report)); return }
+            if outputFlags.json { try printJSON(try jsonObject(report)); return }
             if verbose {
                 for m in report.modules {
                     var line = m.name.padding(toLength: max(m.name.count, 75), withPad: " ", startingAt: 0) + " | "
