@@ -114,19 +114,6 @@ void lorakit_f32_to_f16_portable(const float *src, uint16_t *dst, size_t count) 
     for (size_t i = 0; i < count; i++) dst[i] = float_to_half_soft(src[i]);
 }
 
-long long lorakit_copy_file_range(int in_fd, long long *in_offset, int out_fd, size_t length) {
-#if defined(__linux__)
-    off_t off = (off_t)*in_offset;
-    ssize_t n = copy_file_range(in_fd, &off, out_fd, NULL, length, 0);
-    if (n >= 0) *in_offset = (long long)off;
-    return (long long)n;
-#else
-    (void)in_fd; (void)in_offset; (void)out_fd; (void)length;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
 long long lorakit_copy_file_range_at(int in_fd, long long *in_offset, int out_fd, long long *out_offset, size_t length) {
 #if defined(__linux__)
     off_t in_off = (off_t)*in_offset, out_off = (off_t)*out_offset;

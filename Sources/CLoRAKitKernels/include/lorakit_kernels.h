@@ -18,9 +18,6 @@ int lorakit_has_f16c(void);
 void lorakit_f16_to_f32_portable(const uint16_t *src, float *dst, size_t count);
 void lorakit_f32_to_f16_portable(const float *src, uint16_t *dst, size_t count);
 
-/// `copy_file_range(2)` from `in_fd` at `*in_offset` to `out_fd`'s position; -1 with errno set
-/// (ENOSYS where the system has no such call).
-long long lorakit_copy_file_range(int in_fd, long long *in_offset, int out_fd, size_t length);
 
 /// `copy_file_range(2)` between explicit offsets of both files (the descriptors' positions are untouched).
 long long lorakit_copy_file_range_at(int in_fd, long long *in_offset, int out_fd, long long *out_offset, size_t length);

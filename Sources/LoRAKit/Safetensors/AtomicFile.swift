@@ -91,25 +91,6 @@ final class AtomicFile: @unchecked Sendable {
         return true
     }
 
-    /// Appends `count` bytes of the file `source` from `offset`, copied inside the kernel
-    /// when it can (`copy_file_range`); returns false when the caller must copy itself.
-    func copy(from source: Int32, offset: Int, count: Int) throws(SafetensorsError) -> Bool {
-        guard source >= 0 else { return false }
-        var inOffset = Int64(offset)
-        var remaining = count
-        while remaining > 0 {
-            let n = Int(lorakit_copy_file_range(source, &inOffset, fd, remaining))
-            if n < 0 {
-                if errno == EINTR { continue }
-                if remaining == count && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP) { return false }
-                throw .io(path: temporaryPath, operation: "copy into", errno: errno)
-            }
-            if n == 0 { throw .io(path: temporaryPath, operation: "copy into (short source)", errno: EIO) }
-            remaining -= n
-        }
-        return true
-    }
-
     /// Flushes, closes and renames the file into place.
     func commit() throws(SafetensorsError) {
         guard fsync(fd) == 0 else { throw .io(path: temporaryPath, operation: "fsync", errno: errno) }

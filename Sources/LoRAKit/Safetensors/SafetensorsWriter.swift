@@ -42,6 +42,8 @@ public struct SafetensorsWriter: Sendable {
     public var metadata: [String: String]?
     /// The tensors to write, in any order.
     public private(set) var entries: [Entry] = []
+    /// Index of each name in `entries`.
+    private var positions: [String: Int] = [:]
 
     /// How many threads write tensors at once, each to its own place in the file
     /// (`.producer` closures must then be safe to run concurrently with each other).
@@ -53,9 +55,10 @@ public struct SafetensorsWriter: Sendable {
 
     /// Adds a tensor. A later entry with the same name replaces an earlier one.
     public mutating func add(_ entry: Entry) {
-        if let i = entries.firstIndex(where: { $0.name == entry.name }) {
+        if let i = positions[entry.name] {
             entries[i] = entry
         } else {
+            positions[entry.name] = entries.count
             entries.append(entry)
         }
     }

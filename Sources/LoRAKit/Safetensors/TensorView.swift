@@ -20,9 +20,7 @@ public struct TensorView: Sendable {
 
     /// The tensor's raw little-endian bytes, valid inside `body` only.
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let all = storage.buffer
-        let range = (dataStart + info.dataOffsets.lowerBound)..<(dataStart + info.dataOffsets.upperBound)
-        return try body(UnsafeRawBufferPointer(rebasing: all[range]))
+        try body(UnsafeRawBufferPointer(rebasing: storage.buffer[fileRange]))
     }
 
     /// A copy of the raw bytes.
