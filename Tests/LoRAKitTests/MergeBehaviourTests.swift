@@ -62,6 +62,36 @@ struct MergeBehaviourTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix(".") }.isEmpty)
     }
 
+    @Test("strict mode: a module that does not fit fails before the output is replaced")
+    func strictShapeFailureKeepsOldOutput() throws {
+        let tmp = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        // A module named like a real layer but with factors of the wrong size.
+        var writer = SafetensorsWriter()
+        writer.add(name: "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight", shape: [2, 5], floats: [Float](repeating: 0.1, count: 10))
+        writer.add(name: "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight", shape: [7, 2], floats: [Float](repeating: 0.1, count: 14))
+        let bad = tmp.appendingPathComponent("bad.safetensors")
+        try writer.write(to: bad)
+        let out = tmp.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let marker = out.appendingPathComponent("keep.txt")
+        try Data("x".utf8).write(to: marker)
+        let source = MergeSource(lora: try LoRAFile(contentsOf: bad), strength: 1)
+        #expect {
+            try ModelMerger.merge(into: MergeFixtures.url("sd1"), sources: [source], output: out,
+                                  options: MergeOptions(strict: true, overwrite: true, allowBaseMismatch: true))
+        } throws: { error in
+            guard case MergeError.patchFailed = error else { return false }
+            return true
+        }
+        #expect(FileManager.default.fileExists(atPath: marker.path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix(".") }.isEmpty)
+        // Without strict, the module is skipped and reported.
+        let report = try ModelMerger.merge(into: MergeFixtures.url("sd1"), sources: [source], output: out,
+                                           options: MergeOptions(overwrite: true, allowBaseMismatch: true))
+        #expect(report.loras[0].skipped.map(\.module) == ["unet.down_blocks.0.attentions.0.proj_in"])
+    }
+
     @Test("--dtype converts every float tensor once")
     func outputDType() throws {
         let tmp = try makeTemporaryFolder()

@@ -135,10 +135,10 @@ final class MergePlan: @unchecked Sendable {
             let outDType = info.dtype.isFloatingPoint ? (options.outputDType ?? info.dtype) : info.dtype
             if let applications = file.patches[info.name], info.dtype.isFloatingPoint {
                 writer.add(.init(name: info.name, dtype: outDType, shape: info.shape, source: .producer { [self] out in
-                    scratch.withValues(count: info.elementCount) { values in
+                    try scratch.withValues(count: info.elementCount) { values in
                         values.withUnsafeMutableBufferPointer { view.decode(into: $0) }
                         view.releasePages()
-                        for application in applications { self.apply(application, to: &values, shape: info.shape) }
+                        for application in applications { try self.apply(application, to: &values, shape: info.shape) }
                         values.withUnsafeBufferPointer { ElementConversion.encode($0, as: outDType, into: out) }
                     }
                 }))
@@ -163,6 +163,8 @@ final class MergePlan: @unchecked Sendable {
             }
         } catch let error as SafetensorsError {
             throw .safetensors(error)
+        } catch let error as MergeError {
+            throw error
         } catch {
             throw .fileSystem(path: url.path, reason: "\(error)")
         }
@@ -173,8 +175,9 @@ final class MergePlan: @unchecked Sendable {
         if patched { tensorsPatched += 1 }
     }
 
-    /// Applies one patch; a patch that does not fit is skipped and reported.
-    private func apply(_ a: Application, to values: inout [Float], shape: [Int]) {
+    /// Applies one patch; a patch that does not fit is skipped and reported, or, in strict
+    /// mode, fails the write (so nothing reaches the output path).
+    private func apply(_ a: Application, to values: inout [Float], shape: [Int]) throws {
         do {
             if let third = a.fusedThird {
                 guard let rows = shape.first, rows % 3 == 0 else {
@@ -194,6 +197,9 @@ final class MergePlan: @unchecked Sendable {
             let module = a.patch.target.description
             var reason = "\(error)"
             if reason.hasPrefix(module + ": ") { reason.removeFirst(module.count + 2) }
+            if options.strict {
+                throw MergeError.patchFailed(lora: sources[a.sourceIndex].name, module: module, reason: reason)
+            }
             lock.withLock {
                 skipped[a.sourceIndex].append(.init(module: module + (a.isBias ? " (bias)" : ""), reason: reason))
                 applied[a.sourceIndex].removeAll { $0 == a.patch.target.description }

@@ -39,11 +39,6 @@ public enum ModelMerger {
         }
         var report = plan.report()
         report.outputFiles = plan.files.map { target.isFolder ? output.appendingPathComponent($0.relativePath).path : output.path }
-        if options.strict, let lora = report.loras.first(where: { !$0.skipped.isEmpty }) {
-            // Shape failures are only known while writing; strict mode removes the output again.
-            try? FileManager.default.removeItem(at: output)
-            throw .patchFailed(lora: lora.name, module: lora.skipped[0].module, reason: lora.skipped[0].reason)
-        }
         return report
     }
 }
