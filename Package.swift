@@ -31,6 +31,12 @@ let package = Package(
             path: "Sources/CLoRAKitKernels"
         ),
 
+        // Compute kernels of the diffusion runtime (portable C; wider instruction sets chosen at run time).
+        .target(
+            name: "CDiffusionKernels",
+            path: "Sources/CDiffusionKernels"
+        ),
+
         // MARK: - Libraries
         .target(
             name: "LoRAKit",
@@ -43,7 +49,7 @@ let package = Package(
         ),
         .target(
             name: "DiffusionCore",
-            dependencies: ["LoRAKit", "COpenBLAS"],
+            dependencies: ["LoRAKit", "COpenBLAS", "CDiffusionKernels"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

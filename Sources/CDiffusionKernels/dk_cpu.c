@@ -1,0 +1,49 @@
+#include "dk_cpu.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static unsigned long long dk_xgetbv0(void) {
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+static int dk_os_saves_ymm(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & (1u << 27))) return 0; /* OSXSAVE */
+    return (dk_xgetbv0() & 0x6) == 0x6;
+}
+
+int dk_cpu_has_avx2_fma(void) {
+    unsigned int a, b, c, d;
+    if (!dk_os_saves_ymm()) return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int fma = (c >> 12) & 1, f16c = (c >> 29) & 1, avx = (c >> 28) & 1;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    int avx2 = (b >> 5) & 1;
+    return fma && f16c && avx && avx2;
+}
+
+int dk_cpu_has_avx512f(void) {
+    unsigned int a, b, c, d;
+    if (!dk_cpu_has_avx2_fma()) return 0;
+    if ((dk_xgetbv0() & 0xE6) != 0xE6) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 16) & 1;
+}
+#else
+int dk_cpu_has_avx2_fma(void) { return 0; }
+int dk_cpu_has_avx512f(void) { return 0; }
+#endif
+
+static int dk_max_level = -1;
+
+void dk_cpu_set_max_level(int level) { dk_max_level = level; }
+
+int dk_cpu_level(void) {
+    int best = dk_cpu_has_avx512f() ? 2 : (dk_cpu_has_avx2_fma() ? 1 : 0);
+    if (dk_max_level >= 0 && dk_max_level < best) return dk_max_level;
+    return best;
+}
