@@ -5,9 +5,41 @@ import LoRAKit
 /// Exit status for bad input files (bad usage exits 2 through ArgumentParser).
 let badInputExitCode = ExitCode(1)
 
-/// Writes a one-line message to stderr.
+/// Writes a one-line message to stderr. A failing stderr is ignored: there is nowhere left to say so.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("lora-tool: " + message + "\n").utf8))
+    writeStandardError("lora-tool: " + message + "\n")
+}
+
+/// Writes `text` to stderr as it is (progress lines), ignoring failures.
+func writeStandardError(_ text: String) {
+    _ = writeAll(STDERR_FILENO, Array(text.utf8))
+}
+
+/// Writes `text` to stdout; when stdout cannot take it (a full disk, a closed file), prints one line
+/// on stderr and exits with status 1.
+func emit(_ text: String) throws {
+    if let err = writeAll(STDOUT_FILENO, Array(text.utf8)) {
+        printError("cannot write to standard output: \(String(cString: strerror(err)))")
+        throw badInputExitCode
+    }
+}
+
+/// Writes every byte to `fd`; returns errno on failure.
+private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
+    bytes.withUnsafeBytes { raw -> Int32? in
+        guard var p = raw.baseAddress else { return nil }
+        var remaining = raw.count
+        while remaining > 0 {
+            let n = write(fd, p, remaining)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            remaining -= n
+            p += n
+        }
+        return nil
+    }
 }
 
 /// Opens a safetensors file, or prints the reason and exits with status 1.
@@ -22,7 +54,58 @@ func openOrExit(_ path: String) throws -> SafetensorsFile {
 
 /// Prints a JSON object on stdout (sorted keys, pretty).
 func printJSON(_ object: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    let data: Data
+    do {
+        data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    } catch {
+        printError("cannot encode the report as JSON: \(error)")
+        throw badInputExitCode
+    }
+    try emit(String(decoding: data, as: UTF8.self) + "\n")
+}
+
+/// Prints an Encodable value as JSON on stdout (sorted keys, pretty).
+func printJSON<T: Encodable>(encoding value: T, configure: (JSONEncoder) -> Void = { _ in }) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    configure(encoder)
+    let data: Data
+    do { data = try encoder.encode(value) } catch {
+        printError("cannot encode the report as JSON: \(error)")
+        throw badInputExitCode
+    }
+    try emit(String(decoding: data, as: UTF8.self) + "\n")
+}
+
+/// Refuses an output path that is empty or only white space (it would name the current folder).
+func validateOutputPath(_ path: String?, option: String = "--output") throws {
+    if let path, path.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        throw ValidationError("\(option) must name a file or folder, got \"\(path)\"")
+    }
+}
+
+/// The line printed for a library error; every "output exists" reads the same, whichever command met it.
+func describe(_ error: Error) -> String {
+    if let path = existingOutput(error) { return "\(path) exists; pass --force to replace it" }
+    return "\(error)"
+}
+
+private func existingOutput(_ error: Error) -> String? {
+    func fromSafetensors(_ e: SafetensorsError) -> String? {
+        if case .outputExists(let path) = e { return path }
+        return nil
+    }
+    func fromMerge(_ e: MergeError) -> String? {
+        if case .safetensors(let s) = e { return fromSafetensors(s) }
+        return nil
+    }
+    switch error {
+    case let e as SafetensorsError: return fromSafetensors(e)
+    case let e as MergeError: return fromMerge(e)
+    case let e as RankToolsError:
+        if case .safetensors(let s) = e { return fromSafetensors(s) }
+        if case .merge(let m) = e { return fromMerge(m) }
+        return nil
+    default: return nil
+    }
 }

@@ -40,6 +40,7 @@ struct ConvertCommand: ParsableCommand {
 
 
     func validate() throws {
+        try validateOutputPath(output)
         if let bakeRank, bakeRank <= 0 { throw ValidationError("--bake-rank must be positive") }
         if sgm, let unetNames, unetNames != .sgm { throw ValidationError("--sgm contradicts --unet-names \(unetNames.rawValue)") }
         if to == .peft, sgm || unetNames != nil { throw ValidationError("--unet-names / --sgm apply to --to kohya only") }
@@ -60,21 +61,21 @@ struct ConvertCommand: ParsableCommand {
             if outputFlags.json { try printJSON(try jsonObject(report)); return }
             var line = "Converted \(report.modulesWritten) modules to \(report.layout.rawValue)"
             if let naming = report.unetNaming { line += " (UNet names: \(naming.rawValue))" }
-            print(line)
+            try emit(line + "\n")
             if !report.baked.isEmpty {
-                print("Baked \(report.baked.count) modules to plain LoRA by SVD:")
-                for b in report.baked { print("  \(b.module) [\(b.family)] rank \(b.rank), Frobenius retained \(percent(b.frobeniusRetained, digits: 2))") }
+                try emit("Baked \(report.baked.count) modules to plain LoRA by SVD:\n")
+                for b in report.baked { try emit("  \(b.module) [\(b.family)] rank \(b.rank), Frobenius retained \(percent(b.frobeniusRetained, digits: 2))\n") }
             }
             if !report.dropped.isEmpty {
-                print("Not carried over: \(report.dropped.count)")
-                for d in report.dropped.prefix(10) { print("  \(d.module): \(d.reason)") }
+                try emit("Not carried over: \(report.dropped.count)\n")
+                for d in report.dropped.prefix(10) { try emit("  \(d.module): \(d.reason)\n") }
             }
-            print("Wrote \(report.outputPath)")
+            try emit("Wrote \(report.outputPath)\n")
         } catch let error as LoRAError {
             printError("\(input): \(error)")
             throw badInputExitCode
         } catch let error as RankToolsError {
-            printError(error.description)
+            printError(describe(error))
             throw badInputExitCode
         }
     }

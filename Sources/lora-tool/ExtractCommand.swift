@@ -45,6 +45,7 @@ struct ExtractCommand: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
+        try validateOutputPath(output)
         guard rank > 0 else { throw ValidationError("--rank must be positive") }
         if let convRank, convRank <= 0 { throw ValidationError("--conv-rank must be positive") }
         guard clampQuantile > 0, clampQuantile <= 1 else { throw ValidationError("--clamp-quantile must be in (0, 1]") }
@@ -59,19 +60,19 @@ struct ExtractCommand: ParsableCommand {
         var progress: (@Sendable (LoRAExtraction.Progress) -> Void)?
         if showProgress {
             progress = { p in
-                FileHandle.standardError.write(Data("\r\u{1B}[Kextract: \(p.done)/\(p.total) modules".utf8))
+                writeStandardError("\r\u{1B}[Kextract: \(p.done)/\(p.total) modules")
             }
         }
         do {
             let report = try LoRAExtraction.extract(
                 base: URL(fileURLWithPath: base), tuned: URL(fileURLWithPath: tuned), options: options,
                 output: URL(fileURLWithPath: output), progress: progress)
-            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if showProgress { writeStandardError("\r\u{1B}[K") }
             if outputFlags.json { try printJSON(try jsonObject(report)); return }
-            print(ExtractReportText.render(report))
+            try emit(ExtractReportText.render(report) + "\n")
         } catch let error as RankToolsError {
-            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            printError(error.description)
+            if showProgress { writeStandardError("\r\u{1B}[K") }
+            printError(describe(error))
             throw badInputExitCode
         }
     }

@@ -25,7 +25,7 @@ struct Inspect: ParsableCommand {
         if json {
             try printJSON(InspectReport.json(for: st, lora: lora, options: options))
         } else {
-            print(InspectReport.text(for: st, lora: lora, options: options), terminator: "")
+            try emit(InspectReport.text(for: st, lora: lora, options: options))
         }
     }
 }

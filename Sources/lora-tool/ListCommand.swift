@@ -57,17 +57,16 @@ struct ListCommand: ParsableCommand {
         if json {
             try printJSON(try Self.jsonReport(scan: scan, entries: entries))
         } else {
-            print(Self.table(entries, allEntries: all, hashes: hashes), terminator: "")
+            try emit(Self.table(entries, allEntries: all, hashes: hashes))
             if skipped, !scan.skipped.isEmpty {
-                print("\nSkipped:")
-                print(Self.columns([["FILE", "KIND", "REASON"]] + scan.skipped.map { [$0.relativePath, $0.kind.rawValue, $0.reason] }),
-                      terminator: "")
+                try emit("\nSkipped:\n")
+                try emit(Self.columns([["FILE", "KIND", "REASON"]] + scan.skipped.map { [$0.relativePath, $0.kind.rawValue, $0.reason] }))
             }
             var footer = "\(entries.count) LoRA\(entries.count == 1 ? "" : "s")"
             if let base { footer += " for \(base.base.displayName) (of \(all.count))" }
             footer += " in \(scan.folder.path)"
             if !scan.skipped.isEmpty { footer += "; \(scan.skipped.count) file\(scan.skipped.count == 1 ? "" : "s") skipped" + (skipped ? "" : " (--skipped says why)") }
-            print(footer)
+            try emit(footer + "\n")
             if let problem = scan.statistics.indexProblem { printError("index not saved: \(problem)") }
         }
     }

@@ -25,8 +25,14 @@ struct LoRATool: ParsableCommand {
             try command.run()
         } catch {
             let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                // --help and --version go to stdout, checked like every other report.
+                do { if !message.isEmpty { try emit(message + "\n") } } catch { Foundation.exit(1) }
+                Foundation.exit(0)
+            }
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                writeStandardError(message + "\n")
                 Foundation.exit(usageExitCode)
             }
             exit(withError: error)

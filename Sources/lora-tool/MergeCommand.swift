@@ -53,6 +53,7 @@ struct MergeCommand: ParsableCommand {
     var convRank: Int?
 
     func validate() throws {
+        try validateOutputPath(output)
         guard !loras.isEmpty else { throw ValidationError("give at least one --lora") }
         if (rank ?? 1) <= 0 || (convRank ?? 1) <= 0 { throw ValidationError("--rank and --conv-rank must be positive") }
     }
@@ -84,20 +85,20 @@ struct MergeCommand: ParsableCommand {
                 let report = try ModelMerger.merge(into: URL(fileURLWithPath: base), sources: sources,
                                                    output: outputURL, options: options, progress: callback)
                 progress?.finish()
-                if outputFlags.json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
+                if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(MergeReportText.render(report)) }
             } else if let rank {
                 let options = SVDMerge.Options(rank: rank, convRank: convRank, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
                 let report = try SVDMerge.merge(parsed, options: options, output: outputURL)
-                if outputFlags.json { try printJSON(try jsonObject(report)) } else { print(RankReportText.render(report), terminator: "") }
+                if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(RankReportText.render(report)) }
             } else {
                 let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
-                if outputFlags.json { try printJSON(try jsonObject(report)) } else { print(MergeReportText.render(report), terminator: "") }
+                if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(MergeReportText.render(report)) }
             }
         } catch let error as MergeError {
-            printError(error.description)
+            printError(describe(error))
             throw badInputExitCode
         } catch let error as RankToolsError {
-            printError(error.description)
+            printError(describe(error))
             throw badInputExitCode
         }
     }

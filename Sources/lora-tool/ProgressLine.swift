@@ -16,11 +16,11 @@ final class ProgressLine: @unchecked Sendable {
             guard p.tensorsDone == p.tensorCount || now - last > .milliseconds(100) else { return }
             last = now
             let percent = p.tensorCount > 0 ? 100 * p.tensorsDone / p.tensorCount : 100
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(p.file): \(p.tensorsDone)/\(p.tensorCount) tensors (\(percent)%)".utf8))
+            writeStandardError("\r\u{1B}[K\(p.file): \(p.tensorsDone)/\(p.tensorCount) tensors (\(percent)%)")
         }
     }
 
     func finish() {
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        writeStandardError("\r\u{1B}[K")
     }
 }

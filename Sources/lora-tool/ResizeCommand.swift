@@ -40,6 +40,7 @@ struct ResizeCommand: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
+        try validateOutputPath(output)
         guard rank > 0 else { throw ValidationError("--rank must be positive") }
         if let convRank, convRank <= 0 { throw ValidationError("--conv-rank must be positive") }
         if let dynamic {
@@ -61,19 +62,19 @@ struct ResizeCommand: ParsableCommand {
                     line += "sum(S) retained: \(percent(m.choice.sumRetained)), fro retained: \(percent(m.choice.frobeniusRetained)), "
                     line += "max(S) ratio: \(m.choice.maxRatio.map { String(format: "%.1f", $0) } ?? "inf")"
                     if rule.isDynamic { line += ", dynamic | dim: \(m.newRank), alpha: \(m.newAlpha)" }
-                    print(line)
+                    try emit(line + "\n")
                 }
-                print("Average Frobenius norm retention: \(percent(report.meanFrobeniusRetained, digits: 2)) | std: \(String(format: "%.3f", report.stdFrobeniusRetained))")
+                try emit("Average Frobenius norm retention: \(percent(report.meanFrobeniusRetained, digits: 2)) | std: \(String(format: "%.3f", report.stdFrobeniusRetained))\n")
             }
             let ranks = Set(report.modules.map(\.newRank)).sorted()
-            print("Resized \(report.modules.count) modules from rank \(report.oldMaxRank) to rank\(ranks.count > 1 ? "s \(ranks.first!)–\(ranks.last!)" : " \(ranks.first ?? 0)") (\(rule)); kept \(report.kept.count) unchanged")
-            for k in report.kept.prefix(10) { print("  kept \(k.module): \(k.reason)") }
-            print("Wrote \(report.outputPath)")
+            try emit("Resized \(report.modules.count) modules from rank \(report.oldMaxRank) to rank\(ranks.count > 1 ? "s \(ranks.first!)–\(ranks.last!)" : " \(ranks.first ?? 0)") (\(rule)); kept \(report.kept.count) unchanged\n")
+            for k in report.kept.prefix(10) { try emit("  kept \(k.module): \(k.reason)\n") }
+            try emit("Wrote \(report.outputPath)\n")
         } catch let error as LoRAError {
             printError("\(input): \(error)")
             throw badInputExitCode
         } catch let error as RankToolsError {
-            printError(error.description)
+            printError(describe(error))
             throw badInputExitCode
         }
     }

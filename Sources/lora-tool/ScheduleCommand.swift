@@ -60,13 +60,11 @@ struct ScheduleCommand: ParsableCommand {
         do {
             let report = try makeReport()
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-                FileHandle.standardOutput.write(try encoder.encode(report))
-                FileHandle.standardOutput.write(Data("\n".utf8))
+                try printJSON(encoding: report) {
+                    $0.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+                }
             } else {
-                print(text(report), terminator: "")
+                try emit(text(report))
             }
         } catch let error as SchedulerError {
             printError("\(error)")

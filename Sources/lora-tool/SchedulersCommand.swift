@@ -31,10 +31,7 @@ struct SchedulersCommand: ParsableCommand {
                   approximate: $0.approximate, order: $0.kind.order)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(entries))
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            try printJSON(encoding: entries)
             return
         }
         let idWidth = entries.map(\.id.count).max() ?? 2
@@ -51,7 +48,7 @@ struct SchedulersCommand: ParsableCommand {
         }
         out += "\n≈ the A1111 sampler uses a different noise process; the diffusers equivalent is approximate.\n"
         out += "Any of the names (ID, A1111 label or diffusers class) works with `lora-tool schedule --scheduler`.\n"
-        print(out, terminator: "")
+        try emit(out)
     }
 
     private func overridesText(_ c: SchedulerConfig) -> String {

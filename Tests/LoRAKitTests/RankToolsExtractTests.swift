@@ -171,7 +171,7 @@ struct RankToolsExtractTests {
             _ = try LoRAExtraction.extract(base: ExtractFixtures.base, tuned: tuned, options: .init(), output: out)
             Issue.record("expected a failure")
         } catch {
-            if case .invalidOutput = error {} else { Issue.record("\(error)") }
+            if case .safetensors(.outputExists(path: out.path)) = error {} else { Issue.record("\(error)") }
         }
         #expect(try Data(contentsOf: out) == Data("keep".utf8))
         _ = try LoRAExtraction.extract(base: ExtractFixtures.base, tuned: tuned, options: .init(overwrite: true), output: out)

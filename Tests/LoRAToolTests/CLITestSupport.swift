@@ -46,27 +46,20 @@ enum CLI {
     }
 
     /// Runs `lora-tool arguments` with `environment` added to this process's environment and stdin empty.
-    /// stdout and stderr go through temporary files, so a chatty run cannot fill a pipe and stall.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        let tool = try #require(toolURL(), """
-            lora-tool binary not found next to the test bundle (looked in \
-            \(Set(searchedFolders.map(\.path)).sorted().joined(separator: ", "))); \
-            build it with `swift build` (a plain `swift test` builds it too)
-            """)
+    /// stdout and stderr go through temporary files, so a chatty run cannot fill a pipe and stall;
+    /// `stdoutPath` sends stdout to that file instead (`/dev/full`).
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdoutPath: String? = nil,
+                    currentDirectory: URL? = nil) throws -> Run {
+        let p = try process(arguments, environment: environment)
+        if let currentDirectory { p.currentDirectoryURL = currentDirectory }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("lorakit-cli-io-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        let outURL = stdoutPath.map(URL.init(fileURLWithPath:)) ?? scratch.appendingPathComponent("stdout")
+        let errURL = scratch.appendingPathComponent("stderr")
+        if stdoutPath == nil { FileManager.default.createFile(atPath: outURL.path, contents: nil) }
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        let p = Process()
-        p.executableURL = tool
-        p.arguments = arguments
-        if !environment.isEmpty {
-            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        p.standardInput = FileHandle.nullDevice
         p.standardOutput = out
         p.standardError = err
         try p.run()
@@ -74,8 +67,25 @@ enum CLI {
         try out.close()
         try err.close()
         return Run(status: p.terminationStatus,
-                   stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                   stdout: stdoutPath == nil ? String(decoding: try Data(contentsOf: outURL), as: UTF8.self) : "",
                    stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+
+    /// A not yet started `lora-tool arguments` process with stdin empty.
+    static func process(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+        let tool = try #require(toolURL(), """
+            lora-tool binary not found next to the test bundle (looked in \
+            \(Set(searchedFolders.map(\.path)).sorted().joined(separator: ", "))); \
+            build it with `swift build` (a plain `swift test` builds it too)
+            """)
+        let p = Process()
+        p.executableURL = tool
+        p.arguments = arguments
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        p.standardInput = FileHandle.nullDevice
+        return p
     }
 
     /// The package root, found from this file's path (`Tests/LoRAToolTests/CLITestSupport.swift`).

@@ -21,7 +21,7 @@ enum FolderPublisher {
             try copyTree(from: source, to: staging, relative: "", skipping: rewritten)
             try fill(staging)
             if fm.fileExists(atPath: destination.path) {
-                guard overwrite else { throw MergeError.invalidOutput(path: destination.path, reason: "exists (use --force to overwrite)") }
+                guard overwrite else { throw MergeError.safetensors(.outputExists(path: destination.path)) }
                 let old = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(UUID().uuidString.prefix(8))")
                 try moveItem(destination, old)
                 try moveItem(staging, destination)

@@ -32,6 +32,10 @@ public enum LoRAConcatenation {
         guard ElementConversion.canEncode(to: dtype) else {
             throw .invalidOutput(path: output.path, reason: "cannot store factors as \(dtype.rawValue)")
         }
+        let inputs = sources.compactMap { $0.lora.file.path.map(URL.init(fileURLWithPath:)) }
+        if let reason = OutputPath.conflict(output: output, inputs: inputs) { throw .invalidOutput(path: output.path, reason: reason) }
+        if OutputPath.isFolder(output) { throw .invalidOutput(path: output.path, reason: "is a folder; the merged LoRA is one file") }
+        if !overwrite, FileManager.default.fileExists(atPath: output.path) { throw .safetensors(.outputExists(path: output.path)) }
         var report = Report()
         report.outputPath = output.path
         let bases = Set(sources.compactMap { $0.lora.baseModel.detected })
@@ -73,7 +77,7 @@ public enum LoRAConcatenation {
             throw .unusedKeys(lora: "merge", count: report.unusedKeys.count, first: first.key)
         }
         do {
-            try writer.write(to: output, overwrite: overwrite, protecting: sources.compactMap { $0.lora.file.path.map(URL.init(fileURLWithPath:)) })
+            try writer.write(to: output, overwrite: overwrite, protecting: inputs)
         } catch let error as SafetensorsError {
             throw .safetensors(error)
         } catch {

@@ -12,6 +12,7 @@ extension MergeSource {
             group.keys.map { MergeReport.UnusedKey(key: $0, reason: group.reason) }
         }
         self.init(name: displayName, patches: lora.modules, unusedKeys: unused, baseModel: lora.baseModel.detected,
-                  strength: strength, unetStrength: unetStrength, textEncoderStrength: textEncoderStrength)
+                  strength: strength, unetStrength: unetStrength, textEncoderStrength: textEncoderStrength,
+                  sourceFile: lora.file.path.map(URL.init(fileURLWithPath:)))
     }
 }

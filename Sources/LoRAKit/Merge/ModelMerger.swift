@@ -18,7 +18,7 @@ public enum ModelMerger {
         guard !sources.isEmpty else { throw .noLoRAs }
         let target = try MergeTarget.detect(base)
         let plan = try MergePlan(target: target, sources: sources, options: options)
-        try OutputGuard.check(output: output, base: base, overwrite: options.overwrite)
+        try OutputGuard.check(output: output, target: target, base: base, sources: sources, overwrite: options.overwrite)
         // Tensors are patched on several threads at once, each with single-threaded BLAS
         // (small-rank products parallelise better across tensors than inside one).
         plan.workerThreads = max(1, options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -50,16 +50,18 @@ extension MergeTarget {
     }
 }
 
-/// Refuses outputs that exist (without overwrite) or would clobber the base.
+/// Refuses outputs that exist (without overwrite), or that are, contain or sit inside an input
+/// (the base model or one of the LoRA files).
 enum OutputGuard {
-    static func check(output: URL, base: URL, overwrite: Bool) throws(MergeError) {
-        let out = output.standardizedFileURL.resolvingSymlinksInPath().path
-        let input = base.standardizedFileURL.resolvingSymlinksInPath().path
-        if out == input || out.hasPrefix(input + "/") || input.hasPrefix(out + "/") {
-            throw .invalidOutput(path: output.path, reason: "the output would overwrite the base model")
+    static func check(output: URL, target: MergeTarget, base: URL, sources: [MergeSource], overwrite: Bool) throws(MergeError) {
+        if let reason = OutputPath.conflict(output: output, inputs: [base] + sources.compactMap(\.sourceFile)) {
+            throw .invalidOutput(path: output.path, reason: reason)
         }
-        if FileManager.default.fileExists(atPath: out) && !overwrite {
-            throw .invalidOutput(path: output.path, reason: "exists (use --force to overwrite)")
+        if !target.isFolder, OutputPath.isFolder(output) {
+            throw .invalidOutput(path: output.path, reason: "is a folder; the merged model is one file")
+        }
+        if FileManager.default.fileExists(atPath: output.path) && !overwrite {
+            throw .safetensors(.outputExists(path: output.path))
         }
     }
 }

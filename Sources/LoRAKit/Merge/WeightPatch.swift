@@ -1,3 +1,5 @@
+import Foundation
+
 /// One change to one layer of a model, as a LoRA module describes it.
 ///
 /// The merge engine only needs this much of a LoRA module, so it works the same
@@ -31,9 +33,11 @@ public struct MergeSource: Sendable {
     public var unetStrength: Float?
     /// λ for text-encoder patches, when different.
     public var textEncoderStrength: Float?
+    /// The file the patches were read from, when there is one: a merge never writes over it.
+    public var sourceFile: URL?
 
     public init(name: String, patches: [any WeightPatch], unusedKeys: [MergeReport.UnusedKey] = [], baseModel: BaseModel?,
-                strength: Float, unetStrength: Float? = nil, textEncoderStrength: Float? = nil) {
+                strength: Float, unetStrength: Float? = nil, textEncoderStrength: Float? = nil, sourceFile: URL? = nil) {
         self.name = name
         self.patches = patches
         self.unusedKeys = unusedKeys
@@ -41,6 +45,7 @@ public struct MergeSource: Sendable {
         self.strength = strength
         self.unetStrength = unetStrength
         self.textEncoderStrength = textEncoderStrength
+        self.sourceFile = sourceFile
     }
 
     /// The strength used for a patch of `component`.

@@ -108,7 +108,8 @@ public enum LoRAExtraction {
         guard ElementConversion.canEncode(to: options.dtype) else { throw .invalidOption("cannot store factors as \(options.dtype.rawValue)") }
         let a = try ExtractionModel(base)
         let b = try ExtractionModel(tuned)
-        try RankToolsOutput.checkOutput(output, overwrite: options.overwrite, protecting: a.urls + b.urls)
+        let inputs = [base, tuned] + a.urls + b.urls
+        try RankToolsOutput.checkOutput(output, overwrite: options.overwrite, protecting: inputs)
 
         var report = Report()
         report.outputPath = output.path
@@ -166,7 +167,7 @@ public enum LoRAExtraction {
             progress?(Progress(module: name, done: i + 1, total: work.count))
         }
         report.meanFrobeniusRetained = report.modules.map(\.frobeniusRetained).reduce(0, +) / Double(report.modules.count)
-        try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite, protecting: a.urls + b.urls)
+        try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite, protecting: inputs)
         return report
     }
 

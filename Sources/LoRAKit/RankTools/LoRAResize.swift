@@ -80,6 +80,8 @@ public enum LoRAResize {
     public static func resize(_ lora: LoRAFile, options: Options, output: URL) throws(RankToolsError) -> Report {
         guard options.rank > 0, (options.convRank ?? 1) > 0 else { throw .invalidOption("ranks must be positive") }
         guard ElementConversion.canEncode(to: options.dtype) else { throw .invalidOption("cannot store tensors as \(options.dtype.rawValue)") }
+        let inputs = RankToolsOutput.url(of: lora).map { [$0] } ?? []
+        try RankToolsOutput.checkOutput(output, overwrite: options.overwrite, protecting: inputs)
         var report = Report()
         report.outputPath = output.path
         var replaced: [String: SafetensorsWriter.Entry] = [:]
@@ -120,8 +122,7 @@ public enum LoRAResize {
             writer.add(copied(lora.file.tensor(info), dtype: options.dtype))
         }
         for entry in replaced.values { writer.add(entry) }
-        try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite,
-                                            protecting: RankToolsOutput.url(of: lora).map { [$0] } ?? [])
+        try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite, protecting: inputs)
         return report
     }
 

@@ -39,14 +39,16 @@ enum RankToolsOutput {
         }
     }
 
-    /// Refuses an output that is one of the inputs, or exists without `overwrite`.
+    /// Refuses an output that is, contains or sits inside one of the inputs, a folder, or exists without `overwrite`.
     static func checkOutput(_ url: URL, overwrite: Bool, protecting: [URL]) throws(RankToolsError) {
-        let path = url.standardizedFileURL.resolvingSymlinksInPath().path
-        for input in protecting where input.standardizedFileURL.resolvingSymlinksInPath().path == path {
-            throw .invalidOutput(path: url.path, reason: "the output is one of the inputs")
+        if let reason = OutputPath.conflict(output: url, inputs: protecting) {
+            throw .invalidOutput(path: url.path, reason: reason)
+        }
+        if OutputPath.isFolder(url) {
+            throw .invalidOutput(path: url.path, reason: "is a folder; the output is one .safetensors file")
         }
         if FileManager.default.fileExists(atPath: url.path), !overwrite {
-            throw .invalidOutput(path: url.path, reason: "the output exists (pass overwrite / --force)")
+            throw .safetensors(.outputExists(path: url.path))
         }
     }
 

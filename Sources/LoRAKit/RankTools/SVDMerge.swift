@@ -64,6 +64,8 @@ public enum SVDMerge {
             throw .invalidInput(path: sources.map(\.source.name).joined(separator: " + "),
                                 reason: "the LoRAs are for different model families (\(bases.map(\.displayName).sorted().joined(separator: ", ")))")
         }
+        let inputs = sources.compactMap { RankToolsOutput.url(of: $0.lora) }
+        try RankToolsOutput.checkOutput(output, overwrite: options.overwrite, protecting: inputs)
         var report = Report()
         report.outputPath = output.path
         var order: [ModuleTarget] = []
@@ -100,8 +102,7 @@ public enum SVDMerge {
         }
         guard report.modulesWritten > 0 else { throw .nothingToWrite(reason: "no module could be merged") }
         report.meanFrobeniusRetained = fro.reduce(0, +) / Double(fro.count)
-        try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite,
-                                            protecting: sources.compactMap { RankToolsOutput.url(of: $0.lora) })
+        try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite, protecting: inputs)
         return report
     }
 

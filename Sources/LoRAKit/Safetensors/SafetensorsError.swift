@@ -81,7 +81,7 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
         case .tensorNotFound(let name): "no tensor named \"\(name)\""
         case .unsupportedConversion(let t, let from, let to): "tensor \"\(t)\": cannot convert \(from.rawValue) to \(to)"
         case .io(let path, let op, let err): "\(op) \(path): \(String(cString: strerror(err)))"
-        case .outputExists(let path): "\(path) exists (use --force to overwrite)"
+        case .outputExists(let path): "\(path) exists and replacing it was not allowed"
         case .wouldOverwriteInput(let path): "refusing to write over input file \(path)"
         case .invalidTensorForWriting(let t, let reason): "cannot write tensor \"\(t)\": \(reason)"
         }

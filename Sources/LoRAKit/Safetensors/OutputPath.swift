@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Where an output may go: never onto an input, inside one, or around one.
+///
+/// Paths are compared after resolving symbolic links and `..` in the part that exists,
+/// so `link.safetensors → a.safetensors`, `./x/../a.safetensors` and a folder holding
+/// an input are all recognised; two names of one file (hard links) are recognised by
+/// device and inode.
+package enum OutputPath {
+    /// The absolute path of `url` with symbolic links resolved in its longest existing prefix.
+    package static func canonical(_ url: URL) -> String {
+        var existing = url.standardizedFileURL
+        var rest: [String] = []
+        while !FileManager.default.fileExists(atPath: existing.path), existing.path != "/" {
+            rest.insert(existing.lastPathComponent, at: 0)
+            existing = existing.deletingLastPathComponent()
+        }
+        var resolved = existing.path
+        if let real = realpath(existing.path, nil) {
+            resolved = String(cString: real)
+            free(real)
+        }
+        for component in rest { resolved = resolved == "/" ? "/" + component : resolved + "/" + component }
+        return resolved
+    }
+
+    /// Why writing `output` would touch one of `inputs` (files or folders), or nil when it would not.
+    package static func conflict(output: URL, inputs: [URL]) -> String? {
+        let out = canonical(output)
+        let outID = ByteStorage.fileID(atPath: out)
+        for input in inputs {
+            let path = canonical(input)
+            if path == out || (outID != nil && ByteStorage.fileID(atPath: path) == outID) {
+                return input.standardizedFileURL.path == output.standardizedFileURL.path
+                    ? "the output is one of the inputs" : "the output is the input \(input.path)"
+            }
+            if path.hasPrefix(out == "/" ? "/" : out + "/") {
+                return "the output folder contains an input (\(input.path))"
+            }
+            if out.hasPrefix(path + "/") {
+                return "the output is inside an input folder (\(input.path))"
+            }
+        }
+        return nil
+    }
+
+    /// Whether `url` names an existing folder.
+    package static func isFolder(_ url: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
