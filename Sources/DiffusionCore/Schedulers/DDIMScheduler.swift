@@ -2,7 +2,7 @@
 ///
 /// The previous timestep is always `t − T/N` (a fixed stride, even on linspace/trailing grids), as in diffusers.
 /// Set ``eta`` > 0 for stochastic DDIM; the noise then comes from the caller's ``RandomSource``.
-public struct DDIMScheduler: Scheduler {
+public struct DDIMScheduler: AlphaScheduler {
     public static let diffusersClassName = "DDIMScheduler"
     public static var defaults: SchedulerSettings {
         var d = SchedulerSettings()
@@ -12,19 +12,12 @@ public struct DDIMScheduler: Scheduler {
         return d
     }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public var sigmas: [Float] { [] }
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: AlphaScheduleState
     /// The integer training timesteps of the run.
-    public let trainTimesteps: [Int]
     /// η of the DDIM paper (0 = deterministic DDIM, 1 = DDPM-like). diffusers pipelines default to 0.
     public var eta: Float = 0
     /// Recompute ε̂ from the clipped x0̂ (`use_clipped_model_output`).
     public var useClippedModelOutput = false
-    let finalAlphaCumprod: Float
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
         let s = SchedulerSettings(config, defaults: Self.defaults)
@@ -32,19 +25,8 @@ public struct DDIMScheduler: Scheduler {
         try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
         let n = try request.stepCount(scheduler: name, allowTimesteps: false, allowSigmas: false)
         try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
-        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
-        settings = s
-        self.noise = noise
-        numInferenceSteps = n
-        trainTimesteps = TimestepGrid.integerGrid(spacing: s.timestepSpacing, trainSteps: s.numTrainTimesteps, steps: n, offset: s.stepsOffset)
-        timesteps = trainTimesteps.map { Float($0) }
-        finalAlphaCumprod = s.setAlphaToOne ? 1 : noise.alphasCumprod[0]
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        noise.addNoise(original: original, noise: z, timesteps: trainTimesteps, atIndex: index)
+        let ts = TimestepGrid.integerGrid(spacing: s.timestepSpacing, trainSteps: s.numTrainTimesteps, steps: n, offset: s.stepsOffset)
+        state = AlphaScheduleState(settings: s, trainTimesteps: ts, numInferenceSteps: n)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Ancestral DDPM sampling between the grid's timesteps (the "previous" timestep is the next grid entry).
 /// Noise is drawn from the caller's source on every step with t > 0. Learned variances are not supported.
-public struct DDPMScheduler: Scheduler {
+public struct DDPMScheduler: AlphaScheduler {
     public static let diffusersClassName = "DDPMScheduler"
     public static var defaults: SchedulerSettings {
         var d = SchedulerSettings()
@@ -14,13 +14,7 @@ public struct DDPMScheduler: Scheduler {
         return d
     }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public var sigmas: [Float] { [] }
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
-    public let trainTimesteps: [Int]
+    public var state: AlphaScheduleState
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
         let s = SchedulerSettings(config, defaults: Self.defaults)
@@ -43,17 +37,7 @@ public struct DDPMScheduler: Scheduler {
             try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
             ts = TimestepGrid.integerGrid(spacing: s.timestepSpacing, trainSteps: s.numTrainTimesteps, steps: n, offset: s.stepsOffset)
         }
-        settings = s
-        noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
-        trainTimesteps = ts
-        timesteps = ts.map { Float($0) }
-        numInferenceSteps = n
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        noise.addNoise(original: original, noise: z, timesteps: trainTimesteps, atIndex: index)
+        state = AlphaScheduleState(settings: s, trainTimesteps: ts, numInferenceSteps: n)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -4,8 +4,9 @@ import Foundation
 ///
 /// DEIS log-ρ multistep, order 1–3. Note that diffusers ends DEIS at σ_min of the table (0.029 for SD),
 /// not at 0; with σ respacing the last σ is repeated, so the last step is a no-op.
-public struct DEISMultistepScheduler: Scheduler {
+public struct DEISMultistepScheduler: SigmaScheduler {
     public static let diffusersClassName = "DEISMultistepScheduler"
+    public static let parameterization = SigmaParameterization.variancePreserving
     public static var defaults: SchedulerSettings {
         var d = SchedulerSettings()
         d.algorithmType = .deis
@@ -13,12 +14,7 @@ public struct DEISMultistepScheduler: Scheduler {
         return d
     }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     var modelOutputs: [Tensor?]
     var lowerOrderNums = 0
 
@@ -35,17 +31,9 @@ public struct DEISMultistepScheduler: Scheduler {
         let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
         let grid = MultistepGrid.make(settings: s, noise: noise, steps: n, lastTimestep: s.numTrainTimesteps,
                                       roundKarras: true, configRange: false, allowLu: false)
-        settings = s
-        self.noise = noise
-        (timesteps, sigmas) = grid.float32(finalSigma: grid.sigmaMinFinal(noise: noise))
-        numInferenceSteps = grid.timesteps.count
+        let (ts, sg) = grid.float32(finalSigma: grid.sigmaMinFinal(noise: noise))
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: ts, sigmas: sg, numInferenceSteps: grid.timesteps.count)
         modelOutputs = Array(repeating: nil, count: s.solverOrder)
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        VPPrediction.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -5,16 +5,12 @@ import Foundation
 /// DPM-Solver++ of order 1–3 (`dpmsolver++`, "DPM++ 2M", "DPM++ 3M") with midpoint or heun second-order
 /// updates, and the SDE variant (`sde-dpmsolver++`, "DPM++ 2M SDE"), whose noise comes from the caller.
 /// The deprecated ε-space variants (`dpmsolver`, `sde-dpmsolver`) are rejected.
-public struct DPMSolverMultistepScheduler: Scheduler {
+public struct DPMSolverMultistepScheduler: SigmaScheduler {
     public static let diffusersClassName = "DPMSolverMultistepScheduler"
+    public static let parameterization = SigmaParameterization.variancePreserving
     public static var defaults: SchedulerSettings { SchedulerSettings() }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     var modelOutputs: [Tensor?]
     var lowerOrderNums = 0
 
@@ -45,17 +41,9 @@ public struct DPMSolverMultistepScheduler: Scheduler {
                                       roundKarras: s.betaSchedule != .squaredcosCapV2, configRange: false, allowLu: true)
         }
         let finalSigma: Double = s.finalSigmasType == .zero ? 0 : Double(noise.sigmaTable[0])
-        settings = s
-        self.noise = noise
-        (timesteps, sigmas) = grid.float32(finalSigma: finalSigma)
-        numInferenceSteps = grid.timesteps.count
+        let (ts, sg) = grid.float32(finalSigma: finalSigma)
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: ts, sigmas: sg, numInferenceSteps: grid.timesteps.count)
         modelOutputs = Array(repeating: nil, count: s.solverOrder)
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        VPPrediction.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -7,17 +7,12 @@ import Foundation
 /// `noise_sampler_seed`; here it comes from the caller's ``RandomSource`` (one standard-normal draw per
 /// noisy call, in call order), so runs are statistically, not sample-for-sample, equal unless the caller
 /// injects the tree's increments.
-public struct DPMSolverSDEScheduler: Scheduler {
+public struct DPMSolverSDEScheduler: SigmaScheduler {
     public static let diffusersClassName = "DPMSolverSDEScheduler"
+    public static let parameterization = SigmaParameterization.varianceExploding
     public static var defaults: SchedulerSettings { HeunDiscreteScheduler.defaults }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     public var order: Int { 2 }
     /// Noise multiplier (`s_noise`).
     public var sNoise: Float = 1
@@ -40,23 +35,15 @@ public struct DPMSolverSDEScheduler: Scheduler {
             mids.append(SigmaGrid.sigmaToT(exp(-(t0 + (t1 - t0) * 0.5)), logSigmas: logSigmas))
         }
         let sig = InterpolatedSigmaSchedule.repeatingInterior((grid.sigmas + [0]).map { Float($0) })
-        settings = s
-        self.noise = noise
-        sigmas = sig
-        timesteps = InterpolatedSigmaSchedule.interleaved(grid.timesteps.map { Float($0) }, midpoints: mids.map { Float($0) })
-        numInferenceSteps = n
-        initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sig, spacing: s.timestepSpacing)
+        let ts = InterpolatedSigmaSchedule.interleaved(grid.timesteps.map { Float($0) }, midpoints: mids.map { Float($0) })
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: ts, sigmas: sig,
+                                   initNoiseSigma: DiscreteSigmaSchedule.initNoiseSigma(sigmas: sig, spacing: s.timestepSpacing),
+                                   numInferenceSteps: n)
     }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor {
         let i = min(stepIndex, sigmas.count - 1)
         return DiscreteSigmaSchedule.scale(sample, sigma: savedSample == nil ? sigmas[i] : (midPointSigma ?? sigmas[i]))
-    }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

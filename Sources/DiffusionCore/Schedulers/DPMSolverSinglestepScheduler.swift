@@ -5,20 +5,16 @@ import Foundation
 /// Singlestep DPM-Solver++ (order 1–3, midpoint/heun, optional `sde-dpmsolver++`): each order-k step
 /// restarts from the sample saved at the preceding order-1 step. The timestep grid ignores
 /// `timestep_spacing` (always linspace over the N+1 grid), as in diffusers.
-public struct DPMSolverSinglestepScheduler: Scheduler {
+public struct DPMSolverSinglestepScheduler: SigmaScheduler {
     public static let diffusersClassName = "DPMSolverSinglestepScheduler"
+    public static let parameterization = SigmaParameterization.variancePreserving
     public static var defaults: SchedulerSettings {
         var d = SchedulerSettings()
         d.lowerOrderFinal = false
         return d
     }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     /// The solver order used at each step (diffusers `order_list`).
     public let orderList: [Int]
     var modelOutputs: [Tensor?]
@@ -42,10 +38,8 @@ public struct DPMSolverSinglestepScheduler: Scheduler {
                                                                  finalZero: s.finalSigmasType == .zero), orders.count >= n else {
             throw .invalidStepCount(scheduler: name, steps: n, reason: "too few steps for solver_order \(s.solverOrder)")
         }
-        settings = s
-        self.noise = noise
-        (timesteps, sigmas) = grid.float32(finalSigma: finalSigma)
-        numInferenceSteps = n
+        let (ts, sg) = grid.float32(finalSigma: finalSigma)
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: ts, sigmas: sg, numInferenceSteps: n)
         orderList = orders
         modelOutputs = Array(repeating: nil, count: s.solverOrder)
     }
@@ -73,12 +67,6 @@ public struct DPMSolverSinglestepScheduler: Scheduler {
         guard !o.isEmpty else { return nil }
         if finalZero { o[o.count - 1] = 1 }
         return o
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        VPPrediction.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -1,17 +1,12 @@
 /// Matches diffusers `EulerAncestralDiscreteScheduler` (schedulers/scheduling_euler_ancestral_discrete.py) at 0.42.1.
 ///
 /// "Euler a": an Euler step to σ_down plus fresh noise of size σ_up, drawn on every step (also the last, where σ_up = 0).
-public struct EulerAncestralDiscreteScheduler: Scheduler {
+public struct EulerAncestralDiscreteScheduler: SigmaScheduler {
     public static let diffusersClassName = "EulerAncestralDiscreteScheduler"
+    public static let parameterization = SigmaParameterization.varianceExploding
     public static var defaults: SchedulerSettings { SchedulerSettings() }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
         let s = SchedulerSettings(config, defaults: Self.defaults)
@@ -24,22 +19,10 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
         try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
         let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: true)
         let grid = DiscreteSigmaSchedule.make(settings: s, noise: noise, steps: n, respacing: .none, configRange: false)
-        settings = s
-        self.noise = noise
-        timesteps = grid.timesteps.map { Float($0) }
-        sigmas = (grid.sigmas + [0]).map { Float($0) }
-        numInferenceSteps = n
-        initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sigmas, spacing: s.timestepSpacing)
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        DiscreteSigmaSchedule.scale(sample, sigmas: sigmas, atIndex: stepIndex)
-    }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
+        let sg = (grid.sigmas + [0]).map { Float($0) }
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: grid.timesteps.map { Float($0) }, sigmas: sg,
+                                   initNoiseSigma: DiscreteSigmaSchedule.initNoiseSigma(sigmas: sg, spacing: s.timestepSpacing),
+                                   numInferenceSteps: n)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -4,17 +4,12 @@ import Foundation
 ///
 /// Karras / exponential / beta σ, `sigma_min`/`sigma_max`, `final_sigmas_type`, `interpolation_type`,
 /// continuous v-prediction timesteps, custom timesteps or σ, and optional "churn" (`sChurn` …).
-public struct EulerDiscreteScheduler: Scheduler {
+public struct EulerDiscreteScheduler: SigmaScheduler {
     public static let diffusersClassName = "EulerDiscreteScheduler"
+    public static let parameterization = SigmaParameterization.varianceExploding
     public static var defaults: SchedulerSettings { SchedulerSettings() }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
 
     /// Stochastic churn (k-diffusion `s_churn`, default 0 = deterministic).
     public var sChurn: Float = 0
@@ -62,22 +57,9 @@ public struct EulerDiscreteScheduler: Scheduler {
         if continuousV {
             ts = sg.dropLast().map { 0.25 * Foundation.log($0) }
         }
-        self.settings = s
-        self.noise = noise
-        self.timesteps = ts
-        self.sigmas = sg
-        self.numInferenceSteps = n
-        self.initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sg, spacing: s.timestepSpacing)
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        DiscreteSigmaSchedule.scale(sample, sigmas: sigmas, atIndex: stepIndex)
-    }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: ts, sigmas: sg,
+                                   initNoiseSigma: DiscreteSigmaSchedule.initNoiseSigma(sigmas: sg, spacing: s.timestepSpacing),
+                                   numInferenceSteps: n)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

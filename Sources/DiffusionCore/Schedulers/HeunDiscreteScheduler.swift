@@ -2,8 +2,9 @@
 ///
 /// Second order (two model calls per step, 2N−1 calls in all): an Euler predictor, then the trapezoidal
 /// corrector. The last call is a plain Euler step to σ = 0.
-public struct HeunDiscreteScheduler: Scheduler {
+public struct HeunDiscreteScheduler: SigmaScheduler {
     public static let diffusersClassName = "HeunDiscreteScheduler"
+    public static let parameterization = SigmaParameterization.varianceExploding
     public static var defaults: SchedulerSettings {
         var d = SchedulerSettings()
         d.betaStart = 0.00085
@@ -11,13 +12,7 @@ public struct HeunDiscreteScheduler: Scheduler {
         return d
     }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     public var order: Int { 2 }
     var prevDerivative: Tensor?
     var dt: Float?
@@ -42,22 +37,9 @@ public struct HeunDiscreteScheduler: Scheduler {
         let sig = InterpolatedSigmaSchedule.repeatingInterior(sg)
         // The corrector call runs at the next step's timestep: [t_0, t_1, t_1, t_2, t_2, …].
         let ts = InterpolatedSigmaSchedule.interleaved(tg, midpoints: Array(tg.dropFirst()))
-        settings = s
-        self.noise = noise
-        sigmas = sig
-        timesteps = ts
-        numInferenceSteps = n
-        initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sig, spacing: s.timestepSpacing)
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        DiscreteSigmaSchedule.scale(sample, sigmas: sigmas, atIndex: stepIndex)
-    }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: ts, sigmas: sig,
+                                   initNoiseSigma: DiscreteSigmaSchedule.initNoiseSigma(sigmas: sig, spacing: s.timestepSpacing),
+                                   numInferenceSteps: n)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -4,20 +4,15 @@ import Foundation
 ///
 /// "DPM2 a": DPM-Solver-2 to σ_down with the midpoint between σ and σ_down, plus fresh noise of size σ_up
 /// from the caller after each second-order call.
-public struct KDPM2AncestralDiscreteScheduler: Scheduler {
+public struct KDPM2AncestralDiscreteScheduler: SigmaScheduler {
     public static let diffusersClassName = "KDPM2AncestralDiscreteScheduler"
+    public static let parameterization = SigmaParameterization.varianceExploding
     public static var defaults: SchedulerSettings { HeunDiscreteScheduler.defaults }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
     public let sigmasInterpol: [Float]
     let sigmasUp: [Float]
     let sigmasDown: [Float]
-    public let initNoiseSigma: Float
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     public var order: Int { 2 }
     var savedSample: Tensor?
 
@@ -38,26 +33,18 @@ public struct KDPM2AncestralDiscreteScheduler: Scheduler {
         for j in 0..<max(m - 2, 0) { interp[j] = InterpolatedSigmaSchedule.logMidpoint(sg[j], down[j]) }
         let logSigmas = SigmaGrid.logSigmas(setup.noise.sigmaTable)
         let mids = interp[0..<(n - 1)].map { Float(SigmaGrid.sigmaToTFloat($0, logSigmas: logSigmas)) }
-        settings = s
-        noise = setup.noise
-        sigmas = InterpolatedSigmaSchedule.repeatingTail(sg)
+        let ts = InterpolatedSigmaSchedule.interleaved(tg.map { Float($0) }, midpoints: mids)
+        state = SigmaScheduleState(settings: s, noise: setup.noise, timesteps: ts, sigmas: InterpolatedSigmaSchedule.repeatingTail(sg),
+                                   initNoiseSigma: DiscreteSigmaSchedule.initNoiseSigma(sigmas: sg, spacing: s.timestepSpacing),
+                                   numInferenceSteps: n)
         sigmasInterpol = InterpolatedSigmaSchedule.repeatingTail(interp)
         sigmasUp = InterpolatedSigmaSchedule.repeatingTail(up)
         sigmasDown = InterpolatedSigmaSchedule.repeatingTail(down)
-        timesteps = InterpolatedSigmaSchedule.interleaved(tg.map { Float($0) }, midpoints: mids)
-        numInferenceSteps = n
-        initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sg, spacing: s.timestepSpacing)
     }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor {
         let i = min(stepIndex, sigmas.count - 1)
         return DiscreteSigmaSchedule.scale(sample, sigma: savedSample == nil ? sigmas[i] : sigmasInterpol[max(i - 1, 0)])
-    }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

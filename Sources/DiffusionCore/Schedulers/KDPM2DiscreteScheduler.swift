@@ -4,19 +4,14 @@ import Foundation
 ///
 /// k-diffusion's DPM-Solver-2 ("DPM2"): each step evaluates the model at σ and at the geometric midpoint
 /// σ_I = sqrt(σ_i·σ_{i+1}); 2N−1 model calls in all, the last an Euler step to σ = 0.
-public struct KDPM2DiscreteScheduler: Scheduler {
+public struct KDPM2DiscreteScheduler: SigmaScheduler {
     public static let diffusersClassName = "KDPM2DiscreteScheduler"
+    public static let parameterization = SigmaParameterization.varianceExploding
     public static var defaults: SchedulerSettings { HeunDiscreteScheduler.defaults }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
     /// σ_I per call index (see diffusers `sigmas_interpol`).
     public let sigmasInterpol: [Float]
-    public let initNoiseSigma: Float
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     public var order: Int { 2 }
     var savedSample: Tensor?
 
@@ -31,23 +26,15 @@ public struct KDPM2DiscreteScheduler: Scheduler {
         for j in 1..<sg.count where sg[j] > 0 { interp[j] = InterpolatedSigmaSchedule.logMidpoint(sg[j], sg[j - 1]) }
         let sig = InterpolatedSigmaSchedule.repeatingTail(sg)
         let mids = interp[1..<n].map { Float(SigmaGrid.sigmaToTFloat($0, logSigmas: logSigmas)) }
-        settings = s
-        noise = setup.noise
-        sigmas = sig
+        let ts = InterpolatedSigmaSchedule.interleaved(tg.map { Float($0) }, midpoints: mids)
+        state = SigmaScheduleState(settings: s, noise: setup.noise, timesteps: ts, sigmas: sig,
+                                   initNoiseSigma: DiscreteSigmaSchedule.initNoiseSigma(sigmas: sig, spacing: s.timestepSpacing),
+                                   numInferenceSteps: n)
         sigmasInterpol = InterpolatedSigmaSchedule.repeatingTail(interp)
-        timesteps = InterpolatedSigmaSchedule.interleaved(tg.map { Float($0) }, midpoints: mids)
-        numInferenceSteps = n
-        initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sig, spacing: s.timestepSpacing)
     }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor {
         DiscreteSigmaSchedule.scale(sample, sigmas: savedSample == nil ? sigmas : sigmasInterpol, atIndex: stepIndex)
-    }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

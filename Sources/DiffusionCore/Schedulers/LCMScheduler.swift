@@ -5,7 +5,7 @@
 /// consistency boundary condition `denoised = c_out·x0̂ + c_skip·x` and re-noises to the next timestep with
 /// fresh noise from the caller (except after the last step). img2img strength truncates the training grid
 /// inside `set_timesteps`, as `LatentConsistencyModelImg2ImgPipeline` does.
-public struct LCMScheduler: Scheduler {
+public struct LCMScheduler: AlphaScheduler {
     public static let diffusersClassName = "LCMScheduler"
     public static var defaults: SchedulerSettings {
         var d = SchedulerSettings()
@@ -18,31 +18,18 @@ public struct LCMScheduler: Scheduler {
         return d
     }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public var sigmas: [Float] { [] }
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: AlphaScheduleState
     /// Integer training timesteps of the run.
-    public let trainTimesteps: [Int]
     /// The denoised estimate from the last step (what `LatentConsistencyModelPipeline` decodes).
     public private(set) var denoised: Tensor?
-    let finalAlphaCumprod: Float
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
         let s = SchedulerSettings(config, defaults: Self.defaults)
         let name = Self.diffusersClassName
         try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
         let original = request.originalInferenceSteps ?? s.originalInferenceSteps
         let ts = try LCMScheduler.schedule(settings: s, request: request, originalSteps: original, scheduler: name)
-        settings = s
-        self.noise = noise
-        trainTimesteps = ts.timesteps
-        timesteps = ts.timesteps.map { Float($0) }
-        numInferenceSteps = ts.count
-        finalAlphaCumprod = s.setAlphaToOne ? 1 : noise.alphasCumprod[0]
+        state = AlphaScheduleState(settings: s, trainTimesteps: ts.timesteps, numInferenceSteps: ts.count)
     }
 
     /// The LCM timestep rule (pure): `origin = [1…⌊K·strength⌋]·(T/K) − 1`, reversed, sampled at
@@ -96,12 +83,6 @@ public struct LCMScheduler: Scheduler {
         let st = Float(t) * Float(settings.timestepScaling)
         let sd2: Float = 0.25
         return (sd2 / (st * st + sd2), st / (st * st + sd2).squareRoot())
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        noise.addNoise(original: original, noise: z, timesteps: trainTimesteps, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

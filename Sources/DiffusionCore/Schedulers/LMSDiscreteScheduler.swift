@@ -2,17 +2,12 @@
 ///
 /// Linear multistep on the σ ODE, order ``lmsOrder`` (default 4). The Lagrange-basis integrals that
 /// diffusers computes with `scipy.integrate.quad` are evaluated exactly with a 4-point Gauss–Legendre rule.
-public struct LMSDiscreteScheduler: Scheduler {
+public struct LMSDiscreteScheduler: SigmaScheduler {
     public static let diffusersClassName = "LMSDiscreteScheduler"
+    public static let parameterization = SigmaParameterization.varianceExploding
     public static var defaults: SchedulerSettings { SchedulerSettings() }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     /// The multistep order (`order` argument of diffusers' `step`, default 4).
     public var lmsOrder = 4
     var derivatives: [Tensor] = []
@@ -27,22 +22,10 @@ public struct LMSDiscreteScheduler: Scheduler {
         try TimestepGrid.validate(steps: n, trainSteps: s.numTrainTimesteps, scheduler: name)
         let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
         let grid = DiscreteSigmaSchedule.make(settings: s, noise: noise, steps: n, respacing: s.sigmaRespacing, configRange: false)
-        settings = s
-        self.noise = noise
-        sigmas = (grid.sigmas + [0]).map { Float($0) }
-        timesteps = grid.timesteps.map { Float($0) }
-        numInferenceSteps = n
-        initNoiseSigma = DiscreteSigmaSchedule.initNoiseSigma(sigmas: sigmas, spacing: s.timestepSpacing)
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        DiscreteSigmaSchedule.scale(sample, sigmas: sigmas, atIndex: stepIndex)
-    }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        DiscreteSigmaSchedule.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
+        let sg = (grid.sigmas + [0]).map { Float($0) }
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: grid.timesteps.map { Float($0) }, sigmas: sg,
+                                   initNoiseSigma: DiscreteSigmaSchedule.initNoiseSigma(sigmas: sg, spacing: s.timestepSpacing),
+                                   numInferenceSteps: n)
     }
 
     /// ∫_{σ_t}^{σ_{t+1}} Π_{k≠current} (τ − σ_{t−k})/(σ_{t−current} − σ_{t−k}) dτ.

@@ -3,7 +3,7 @@
 /// PLMS (linear multistep on ε) with `skip_prk_steps = true` (the SD default, A1111 "PLMS"), or the
 /// Runge–Kutta warm-up of the original PNDM when `skip_prk_steps = false`. With PLMS, N steps make N+1
 /// model calls (the second timestep is evaluated twice).
-public struct PNDMScheduler: Scheduler {
+public struct PNDMScheduler: AlphaScheduler {
     public static let diffusersClassName = "PNDMScheduler"
     public static var defaults: SchedulerSettings {
         var d = SchedulerSettings()
@@ -12,15 +12,8 @@ public struct PNDMScheduler: Scheduler {
         return d
     }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public var sigmas: [Float] { [] }
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
-    public let trainTimesteps: [Int]
+    public var state: AlphaScheduleState
     let prkCount: Int
-    let finalAlphaCumprod: Float
     var ets: [Tensor] = []
     var curSample: Tensor?
     var curModelOutput: Tensor?
@@ -57,20 +50,8 @@ public struct PNDMScheduler: Scheduler {
             prk = Array(rep.dropFirst().dropLast().reversed())
             plms = Array(asc.dropLast(3).reversed())
         }
-        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
-        settings = s
-        self.noise = noise
-        trainTimesteps = prk + plms
-        timesteps = trainTimesteps.map { Float($0) }
+        state = AlphaScheduleState(settings: s, trainTimesteps: prk + plms, numInferenceSteps: n)
         prkCount = prk.count
-        numInferenceSteps = n
-        finalAlphaCumprod = s.setAlphaToOne ? 1 : noise.alphasCumprod[0]
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        noise.addNoise(original: original, noise: z, timesteps: trainTimesteps, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

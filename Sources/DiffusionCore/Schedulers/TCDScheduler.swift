@@ -3,26 +3,18 @@
 /// Trajectory Consistency Distillation. ``gamma`` is the paper's γ (diffusers' `eta` argument of `step`);
 /// SD pipelines default it to 0, the TCD authors recommend 0.3. With γ > 0 every step but the last
 /// re-noises from `t_s = ⌊(1−γ)·t_prev⌋` to `t_prev` with fresh noise from the caller.
-public struct TCDScheduler: Scheduler {
+public struct TCDScheduler: AlphaScheduler {
     public static let diffusersClassName = "TCDScheduler"
     public static var defaults: SchedulerSettings { LCMScheduler.defaults }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public var sigmas: [Float] { [] }
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
-    public let trainTimesteps: [Int]
+    public var state: AlphaScheduleState
     /// γ in [0, 1] (stochasticity). Default 0.3.
     public var gamma: Double = 0.3
-    let finalAlphaCumprod: Float
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
         let s = SchedulerSettings(config, defaults: Self.defaults)
         let name = Self.diffusersClassName
         try s.validateCommon(scheduler: name, allowedBetaSchedules: [.linear, .scaledLinear, .squaredcosCapV2])
-        let noise = NoiseSchedule(settings: s, terminalAlphaCumprodFloor: false)
         let T = s.numTrainTimesteps
         let sched: LCMScheduler.Schedule
         if request.timesteps == nil, let n = request.steps, request.originalInferenceSteps != nil {
@@ -40,18 +32,7 @@ public struct TCDScheduler: Scheduler {
         } else {
             sched = try LCMScheduler.schedule(settings: s, request: request, originalSteps: s.originalInferenceSteps, scheduler: name)
         }
-        settings = s
-        self.noise = noise
-        trainTimesteps = sched.timesteps
-        timesteps = sched.timesteps.map { Float($0) }
-        numInferenceSteps = sched.count
-        finalAlphaCumprod = s.setAlphaToOne ? 1 : noise.alphasCumprod[0]
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        noise.addNoise(original: original, noise: z, timesteps: trainTimesteps, atIndex: index)
+        state = AlphaScheduleState(settings: s, trainTimesteps: sched.timesteps, numInferenceSteps: sched.count)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {

@@ -6,20 +6,16 @@ import Foundation
 /// UniP predictor plus UniC corrector (bh1 or bh2), order 1–3, `disable_corrector`, `lower_order_final`.
 /// Deviation on purpose: with `bh1` and a final σ of 0, diffusers returns NaN on the last step (−∞·0 in a
 /// correction term that is multiplied by zero); here that term is skipped and the last step returns x0̂.
-public struct UniPCMultistepScheduler: Scheduler {
+public struct UniPCMultistepScheduler: SigmaScheduler {
     public static let diffusersClassName = "UniPCMultistepScheduler"
+    public static let parameterization = SigmaParameterization.variancePreserving
     public static var defaults: SchedulerSettings {
         var d = SchedulerSettings()
         d.solverType = .bh2
         return d
     }
 
-    public let settings: SchedulerSettings
-    public let noise: NoiseSchedule
-    public let timesteps: [Float]
-    public let sigmas: [Float]
-    public let numInferenceSteps: Int
-    public private(set) var stepIndex = 0
+    public var state: SigmaScheduleState
     var modelOutputs: [Tensor?]
     var lowerOrderNums = 0
     var lastSample: Tensor?
@@ -44,17 +40,9 @@ public struct UniPCMultistepScheduler: Scheduler {
         case .zero: finalSigma = 0
         case .sigmaMin: finalSigma = grid.sigmaMinFinal(noise: noise)
         }
-        settings = s
-        self.noise = noise
-        (timesteps, sigmas) = grid.float32(finalSigma: finalSigma)
-        numInferenceSteps = grid.timesteps.count
+        let (ts, sg) = grid.float32(finalSigma: finalSigma)
+        state = SigmaScheduleState(settings: s, noise: noise, timesteps: ts, sigmas: sg, numInferenceSteps: grid.timesteps.count)
         modelOutputs = Array(repeating: nil, count: s.solverOrder)
-    }
-
-    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
-
-    public func addNoise(original: Tensor, noise z: Tensor, atIndex index: Int) -> Tensor {
-        VPPrediction.addNoise(original: original, noise: z, sigmas: sigmas, atIndex: index)
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
