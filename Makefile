@@ -6,7 +6,7 @@ EXAMPLE = Examples/example-lora.safetensors
 TINY = Tests/LoRAKitTests/Fixtures/merge
 DEMO_OUT = .build/demo
 
-.PHONY: demo test build deps clean
+.PHONY: demo test build deps clean fixtures
 
 deps:
 	@bash Scripts/install-system-deps.sh
@@ -33,6 +33,11 @@ demo: build
 
 test: deps
 	$(SWIFT) test
+
+# Regenerates the committed fixtures with the Python reference stack in .venv-ref/ (created if missing).
+fixtures:
+	@bash Scripts/fixtures/setup.sh
+	.venv-ref/bin/python Scripts/fixtures/make_fixtures.py
 
 clean:
 	rm -rf .build

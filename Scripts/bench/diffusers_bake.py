@@ -1,7 +1,9 @@
 """Reference for the bake benchmark: diffusers load_lora_weights + fuse_lora +
 save_pretrained of the pipeline made by make_bake_inputs.py.
 
-    /usr/bin/time -v /root/venvs/lorakit-ref/bin/python Scripts/bench/diffusers_bake.py bench-data/sd15-random bench-data/lcm-lora-r64.safetensors bench-data/out-diffusers
+From the repository root, with the reference venv .venv-ref/ (made by Scripts/fixtures/setup.sh or
+`make fixtures`):
+    /usr/bin/time -v .venv-ref/bin/python Scripts/bench/diffusers_bake.py bench-data/sd15-random bench-data/lcm-lora-r64.safetensors bench-data/out-diffusers
 """
 import sys
 import time

@@ -2,7 +2,9 @@
 torch.linalg.svd of each rebuilt ΔW, float32, NUMERICS §3.2 rank rules, U·diag(S) / Vᵀ split,
 alpha = scale·rank) on CPU, load + resize + save, with wall time and peak RSS.
 
-    /root/venvs/lorakit-ref/bin/python Scripts/bench/kohya_resize.py IN.safetensors OUT.safetensors \
+From the repository root, with the reference venv .venv-ref/ (made by Scripts/fixtures/setup.sh or
+`make fixtures`):
+    .venv-ref/bin/python Scripts/bench/kohya_resize.py IN.safetensors OUT.safetensors \
         --rank 32 [--dynamic sv_fro:0.9] [--threads 2]
 """
 import argparse

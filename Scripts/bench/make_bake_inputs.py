@@ -4,7 +4,9 @@ LCM-LoRA-shaped LoRA (kohya prefix + diffusers names: attention, ff, proj_in/out
 resnet convs, shortcuts, up/downsamplers, time_emb_proj), as the real
 lcm-lora-sdv1-5 file is laid out. Written to bench-data/ (git-ignored).
 
-    /root/venvs/lorakit-ref/bin/python Scripts/bench/make_bake_inputs.py
+From the repository root, with the reference venv .venv-ref/ (made by Scripts/fixtures/setup.sh or
+`make fixtures`):
+    .venv-ref/bin/python Scripts/bench/make_bake_inputs.py
 """
 import json
 import os

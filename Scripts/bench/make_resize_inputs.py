@@ -3,7 +3,9 @@ of rank 128 (default) on every attention, ff, proj_in/out, resnet conv, shortcut
 and time_emb_proj layer of the UNet plus the text encoder's q/k/v/out/fc1/fc2, fp16, with decaying
 spectra (column i of up scaled by 0.97^i). Written to bench-data/ (git-ignored).
 
-    /root/venvs/lorakit-ref/bin/python Scripts/bench/make_resize_inputs.py [RANK]
+From the repository root, with the reference venv .venv-ref/ (made by Scripts/fixtures/setup.sh or
+`make fixtures`):
+    .venv-ref/bin/python Scripts/bench/make_resize_inputs.py [RANK]
 """
 import os
 import re

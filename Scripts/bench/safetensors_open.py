@@ -1,7 +1,9 @@
 """Reference timing for `lorakit-bench header-open`: open a safetensors file with
 Python `safetensors.safe_open` and list its keys and metadata, in-process.
 
-    /root/venvs/lorakit-ref/bin/python Scripts/bench/safetensors_open.py FILE [REPEATS]
+From the repository root, with the reference venv .venv-ref/ (made by Scripts/fixtures/setup.sh or
+`make fixtures`):
+    .venv-ref/bin/python Scripts/bench/safetensors_open.py FILE [REPEATS]
 """
 import statistics
 import sys
