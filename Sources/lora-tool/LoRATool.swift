@@ -20,6 +20,7 @@ struct LoRATool: ParsableCommand {
 
     /// Runs the command; usage errors exit with status 2, bad input with 1.
     static func main() {
+        SignalHandling.install()
         do {
             var command = try parseAsRoot()
             try command.run()

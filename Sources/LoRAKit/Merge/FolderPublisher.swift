@@ -12,23 +12,39 @@ enum FolderPublisher {
         let staging = parent.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(UUID().uuidString.prefix(8))")
         do {
             try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        } catch {
+            throw .fileSystem(path: parent.path, reason: "cannot create the output's folder: \(error.localizedDescription)")
+        }
+        guard let pending = PendingOutputs.register(staging.path) else { throw stopping(destination) }
+        do {
             try fm.createDirectory(at: staging, withIntermediateDirectories: false)
         } catch {
+            PendingOutputs.unregister(pending)
             throw .fileSystem(path: staging.path, reason: "cannot create staging folder: \(error.localizedDescription)")
+        }
+        // Where a replaced output waits while the new one moves in; registered so that a stop
+        // after the swap removes it too.
+        let old = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(UUID().uuidString.prefix(8))")
+        let oldPending = PendingOutputs.register(old.path)
+        defer {
+            PendingOutputs.unregister(pending)
+            PendingOutputs.unregister(oldPending)
         }
         do {
             let rewritten = Set(MergeTarget.folderComponentFiles.flatMap(\.paths))
             try copyTree(from: source, to: staging, relative: "", skipping: rewritten)
             try fill(staging)
-            if fm.fileExists(atPath: destination.path) {
-                guard overwrite else { throw MergeError.safetensors(.outputExists(path: destination.path)) }
-                let old = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(UUID().uuidString.prefix(8))")
-                try moveItem(destination, old)
-                try moveItem(staging, destination)
-                try? fm.removeItem(at: old)
-            } else {
-                try moveItem(staging, destination)
+            let replacing = fm.fileExists(atPath: destination.path)
+            if replacing, !overwrite { throw MergeError.safetensors(.outputExists(path: destination.path)) }
+            let published = try PendingOutputs.publish(pending) { () throws(MergeError) in
+                if replacing { try moveItem(destination, old) }
+                do throws(MergeError) { try moveItem(staging, destination) } catch {
+                    if replacing { rename(old.path, destination.path) }
+                    throw error
+                }
             }
+            guard published else { throw stopping(destination) }
+            if replacing { try? fm.removeItem(at: old) }
         } catch let error as MergeError {
             try? fm.removeItem(at: staging)
             throw error
@@ -36,6 +52,10 @@ enum FolderPublisher {
             try? fm.removeItem(at: staging)
             throw .fileSystem(path: destination.path, reason: error.localizedDescription)
         }
+    }
+
+    private static func stopping(_ destination: URL) -> MergeError {
+        .safetensors(.io(path: destination.path, operation: "write (the process is stopping)", errno: ECANCELED))
     }
 
     private static func moveItem(_ from: URL, _ to: URL) throws(MergeError) {

@@ -12,7 +12,11 @@ enum RankToolsOutput {
         try checkOutput(url, overwrite: overwrite, protecting: protecting)
         let scratch = FileManager.default.temporaryDirectory
             .appendingPathComponent("lorakit-hash-\(UUID().uuidString).safetensors")
-        defer { try? FileManager.default.removeItem(at: scratch) }
+        let pending = PendingOutputs.register(scratch.path)
+        defer {
+            try? FileManager.default.removeItem(at: scratch)
+            PendingOutputs.unregister(pending)
+        }
         var first = writer
         first.metadata = (writer.metadata ?? [:]).filter { $0.key.hasPrefix("ss_") }
         try write(first, to: scratch, overwrite: true, protecting: [])

@@ -15,6 +15,8 @@ final class AtomicFile: @unchecked Sendable {
     let temporaryPath: String
     private var fd: Int32
     private var finished = false
+    /// The temporary path's entry in ``PendingOutputs``.
+    private var pending: Int?
 
     init(destination: String) throws(SafetensorsError) {
         self.destination = destination
@@ -27,6 +29,12 @@ final class AtomicFile: @unchecked Sendable {
         self.fd = fd
         self.temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         fchmod(fd, 0o644)
+        guard let token = PendingOutputs.register(temporaryPath) else {
+            close(fd)
+            unlink(temporaryPath)
+            throw .io(path: destination, operation: "write (the process is stopping)", errno: ECANCELED)
+        }
+        pending = token
     }
 
     deinit {
@@ -96,9 +104,17 @@ final class AtomicFile: @unchecked Sendable {
         guard fsync(fd) == 0 else { throw .io(path: temporaryPath, operation: "fsync", errno: errno) }
         guard close(fd) == 0 else { fd = -1; throw .io(path: temporaryPath, operation: "close", errno: errno) }
         fd = -1
-        guard rename(temporaryPath, destination) == 0 else {
-            throw .io(path: destination, operation: "rename into", errno: errno)
+        var renameError: Int32 = 0
+        let published = PendingOutputs.publish(pending) {
+            if rename(temporaryPath, destination) != 0 { renameError = errno }
         }
+        guard published else { throw .io(path: destination, operation: "write (the process is stopping)", errno: ECANCELED) }
+        guard renameError == 0 else {
+            PendingOutputs.unregister(pending)
+            unlink(temporaryPath)
+            throw .io(path: destination, operation: "rename into", errno: renameError)
+        }
+        pending = nil
         finished = true
     }
 
@@ -106,6 +122,8 @@ final class AtomicFile: @unchecked Sendable {
     func discard() {
         if fd >= 0 { close(fd); fd = -1 }
         unlink(temporaryPath)
+        PendingOutputs.unregister(pending)
+        pending = nil
         finished = true
     }
 }
