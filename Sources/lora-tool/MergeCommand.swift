@@ -42,6 +42,9 @@ struct MergeCommand: ParsableCommand {
     @Flag(name: .customLong("allow-base-mismatch"), help: "Apply LoRAs made for another model family anyway.")
     var allowBaseMismatch = false
 
+    @Flag(name: .customLong("allow-empty"), help: "With --base: write the output even when no module of any LoRA applies (an unchanged copy of the base).")
+    var allowEmpty = false
+
 
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
@@ -69,6 +72,10 @@ struct MergeCommand: ParsableCommand {
                 printError("\(spec.path): \(error)")
                 throw badInputExitCode
             }
+            if let reason = lora.notALoRAReason {
+                printError("\(spec.path): not a LoRA: \(reason)")
+                throw badInputExitCode
+            }
             let source = MergeSource(lora: lora, strength: spec.strength,
                                      unetStrength: spec.unetStrength ?? unetStrength,
                                      textEncoderStrength: spec.textEncoderStrength ?? textEncoderStrength)
@@ -77,7 +84,7 @@ struct MergeCommand: ParsableCommand {
         do {
             if let base {
                 let options = MergeOptions(outputDType: dtype?.dtype, strict: strict, overwrite: outputFlags.force,
-                                           allowBaseMismatch: allowBaseMismatch, threads: threads)
+                                           allowBaseMismatch: allowBaseMismatch, threads: threads, allowEmpty: allowEmpty)
                 let progress = ProgressLine.stderrIfTerminal()
                 var callback: (@Sendable (MergeProgress) -> Void)?
                 if let progress { callback = { progress.update($0) } }
@@ -94,7 +101,12 @@ struct MergeCommand: ParsableCommand {
                 let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
                 if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(MergeReportText.render(report)) }
             }
+        } catch MergeError.nothingApplied(let report) {
+            ProgressLine.clear()
+            printError(MergeReportText.nothingApplied(report))
+            throw badInputExitCode
         } catch let error as MergeError {
+            ProgressLine.clear()
             printError(describe(error))
             throw badInputExitCode
         } catch let error as RankToolsError {

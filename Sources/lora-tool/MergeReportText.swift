@@ -23,6 +23,22 @@ enum MergeReportText {
         return out
     }
 
+    /// The error for a bake in which nothing applied: one line, then why each module was skipped and
+    /// each key unused (one line per distinct reason of a key).
+    static func nothingApplied(_ report: MergeReport) -> String {
+        var out = MergeError.nothingApplied(report).description + " (--allow-empty writes an unchanged copy)"
+        for lora in report.loras {
+            out += "\n  \(lora.name):"
+            for s in lora.skipped { out += "\n    skipped \(s.module): \(s.reason)" }
+            var seen = Set<String>()
+            for key in lora.unusedKeys where seen.insert(key.reason).inserted {
+                let count = lora.unusedKeys.filter { $0.reason == key.reason }.count
+                out += "\n    unused \(key.key)\(count > 1 ? " and \(count - 1) more" : ""): \(key.reason)"
+            }
+        }
+        return out
+    }
+
     static func render(_ report: LoRAConcatenation.Report) -> String {
         var out = "Merged \(report.modulesWritten) modules by rank concatenation (max rank \(report.maxRank)) into \(report.outputPath)\n"
         if !report.skipped.isEmpty {

@@ -23,4 +23,9 @@ final class ProgressLine: @unchecked Sendable {
     func finish() {
         writeStandardError("\r\u{1B}[K")
     }
+
+    /// Clears a progress line left on a terminal stderr (before an error message).
+    static func clear() {
+        if isatty(STDERR_FILENO) != 0 { writeStandardError("\r\u{1B}[K") }
+    }
 }

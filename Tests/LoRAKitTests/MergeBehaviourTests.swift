@@ -86,10 +86,20 @@ struct MergeBehaviourTests {
         }
         #expect(FileManager.default.fileExists(atPath: marker.path))
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix(".") }.isEmpty)
-        // Without strict, the module is skipped and reported.
+        // Without strict, the module is skipped and reported; as nothing else applies, that is an error
+        // (the old output kept) unless empty output is allowed.
+        #expect {
+            try ModelMerger.merge(into: MergeFixtures.url("sd1"), sources: [source], output: out,
+                                  options: MergeOptions(overwrite: true, allowBaseMismatch: true))
+        } throws: { error in
+            guard case MergeError.nothingApplied(let report) = error else { return false }
+            return report.loras[0].skipped.map(\.module) == ["unet.down_blocks.0.attentions.0.proj_in"] && report.tensorsPatched == 0
+        }
+        #expect(FileManager.default.fileExists(atPath: marker.path))
         let report = try ModelMerger.merge(into: MergeFixtures.url("sd1"), sources: [source], output: out,
-                                           options: MergeOptions(overwrite: true, allowBaseMismatch: true))
+                                           options: MergeOptions(overwrite: true, allowBaseMismatch: true, allowEmpty: true))
         #expect(report.loras[0].skipped.map(\.module) == ["unet.down_blocks.0.attentions.0.proj_in"])
+        #expect(report.tensorsPatched == 0)
     }
 
     @Test("--dtype converts every float tensor once")

@@ -107,3 +107,11 @@ enum LibraryFileReader {
         return (.notALoRA, "no LoRA module recognised in \(count)\(example)\(why)")
     }
 }
+
+extension LoRAFile {
+    /// Why this file is not a LoRA, saying what it looks like instead (a checkpoint, a VAE, a
+    /// textual-inversion embedding…); nil when it holds LoRA modules.
+    public var notALoRAReason: String? {
+        isLoRA ? nil : LibraryFileReader.classify(file, lora: self).1.replacingOccurrences(of: ", not a LoRA", with: "")
+    }
+}

@@ -29,6 +29,7 @@ public enum LoRAConcatenation {
         overwrite: Bool = false
     ) throws(MergeError) -> Report {
         guard !sources.isEmpty else { throw .noLoRAs }
+        for (lora, source) in sources { if let reason = lora.notALoRAReason { throw .notALoRA(lora: source.name, reason: reason) } }
         guard ElementConversion.canEncode(to: dtype) else {
             throw .invalidOutput(path: output.path, reason: "cannot store factors as \(dtype.rawValue)")
         }

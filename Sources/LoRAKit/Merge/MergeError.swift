@@ -14,6 +14,11 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
     case invalidOutput(path: String, reason: String)
     /// Nothing to merge.
     case noLoRAs
+    /// No module of any LoRA applies to the model (the output would be a copy of the base); the report says
+    /// why each module was skipped and each key unused. Allowed with ``MergeOptions/allowEmpty``.
+    case nothingApplied(MergeReport)
+    /// A LoRA input holds no LoRA module (the file is something else).
+    case notALoRA(lora: String, reason: String)
     /// A safetensors read or write failure.
     case safetensors(SafetensorsError)
     /// A file-system failure outside safetensors I/O (copying, renaming folders).
@@ -28,6 +33,11 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
         case .patchFailed(let lora, let module, let reason): "\(lora): cannot apply \(module): \(reason)"
         case .invalidOutput(let path, let reason): "\(path): \(reason)"
         case .noLoRAs: "no LoRA given"
+        case .nothingApplied(let report):
+            "no module of \(report.loras.map(\.name).joined(separator: " + ")) applies to this model "
+                + "(\(report.loras.map(\.skipped.count).reduce(0, +)) modules skipped, "
+                + "\(report.loras.map(\.unusedKeys.count).reduce(0, +)) keys unused); nothing was written"
+        case .notALoRA(let lora, let reason): "\(lora): not a LoRA: \(reason)"
         case .safetensors(let e): e.description
         case .fileSystem(let path, let reason): "\(path): \(reason)"
         }

@@ -127,7 +127,9 @@ final class MergePlan: @unchecked Sendable {
     }
 
     /// Writes one rewritten model file.
-    func write(_ file: File, to url: URL, overwrite: Bool = false, progress: (@Sendable (MergeProgress) -> Void)?) throws(MergeError) {
+    /// - Parameter beforeCommit: runs when the file is complete, before it is renamed into place.
+    func write(_ file: File, to url: URL, overwrite: Bool = false, progress: (@Sendable (MergeProgress) -> Void)?,
+               beforeCommit: (() throws(MergeError) -> Void)? = nil) throws(MergeError) {
         var writer = SafetensorsWriter(metadata: file.safetensors.metadata)
         writer.producerThreads = workerThreads
         for info in file.safetensors.tensors {
@@ -138,29 +140,33 @@ final class MergePlan: @unchecked Sendable {
                     try scratch.withValues(count: info.elementCount) { values in
                         values.withUnsafeMutableBufferPointer { view.decode(into: $0) }
                         view.releasePages()
-                        for application in applications { try self.apply(application, to: &values, shape: info.shape) }
+                        var patched = false
+                        for application in applications where try self.apply(application, to: &values, shape: info.shape) {
+                            patched = true
+                        }
+                        if patched { self.lock.withLock { self.tensorsPatched += 1 } }
                         values.withUnsafeBufferPointer { ElementConversion.encode($0, as: outDType, into: out) }
                     }
                 }))
-                count(patched: true)
+                tensorsWritten += 1
             } else if outDType != info.dtype {
                 writer.add(.init(name: info.name, dtype: outDType, shape: info.shape, source: .producer { out in
                     let values = view.floats()
                     view.releasePages()
                     values.withUnsafeBufferPointer { ElementConversion.encode($0, as: outDType, into: out) }
                 }))
-                count(patched: false)
+                tensorsWritten += 1
             } else {
                 writer.add(view)
-                count(patched: false)
+                tensorsWritten += 1
             }
         }
         let name = file.relativePath
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try writer.write(to: url, overwrite: overwrite, protecting: [file.url]) { done, total in
+            try writer.write(to: url, overwrite: overwrite, protecting: [file.url], progress: { done, total in
                 progress?(MergeProgress(file: name, tensorsDone: done, tensorCount: total))
-            }
+            }, beforeCommit: beforeCommit.map { check in { () throws in try check() } })
         } catch let error as SafetensorsError {
             throw .safetensors(error)
         } catch let error as MergeError {
@@ -170,14 +176,18 @@ final class MergePlan: @unchecked Sendable {
         }
     }
 
-    private func count(patched: Bool) {
-        tensorsWritten += 1
-        if patched { tensorsPatched += 1 }
+    /// Whether any patch is resolved to a tensor (checked before writing).
+    var resolvesAnything: Bool { files.contains { !$0.patches.isEmpty } }
+
+    /// Refuses a merge in which no patch landed (unless ``MergeOptions/allowEmpty``).
+    func checkSomethingApplied() throws(MergeError) {
+        guard !options.allowEmpty else { return }
+        if lock.withLock({ tensorsPatched }) == 0 { throw .nothingApplied(report()) }
     }
 
-    /// Applies one patch; a patch that does not fit is skipped and reported, or, in strict
-    /// mode, fails the write (so nothing reaches the output path).
-    private func apply(_ a: Application, to values: inout [Float], shape: [Int]) throws {
+    /// Applies one patch and returns true; a patch that does not fit is skipped and reported (false),
+    /// or, in strict mode, fails the write (so nothing reaches the output path).
+    private func apply(_ a: Application, to values: inout [Float], shape: [Int]) throws -> Bool {
         do {
             if let third = a.fusedThird {
                 guard let rows = shape.first, rows % 3 == 0 else {
@@ -192,6 +202,7 @@ final class MergePlan: @unchecked Sendable {
             } else {
                 try applyWhole(a, to: &values, shape: shape)
             }
+            return true
         } catch {
             // LoRA errors start with the module's name; the report names it already.
             let module = a.patch.target.description
@@ -204,6 +215,7 @@ final class MergePlan: @unchecked Sendable {
                 skipped[a.sourceIndex].append(.init(module: module + (a.isBias ? " (bias)" : ""), reason: reason))
                 applied[a.sourceIndex].removeAll { $0 == a.patch.target.description }
             }
+            return false
         }
     }
 

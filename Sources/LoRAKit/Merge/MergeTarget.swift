@@ -55,13 +55,17 @@ public struct MergeOptions: Sendable {
     public var allowBaseMismatch: Bool
     /// Threads patching tensors in parallel; nil uses every core.
     public var threads: Int?
+    /// Write the output even when no LoRA module applies (it is then a copy of the base);
+    /// otherwise that is ``MergeError/nothingApplied(_:)``.
+    public var allowEmpty: Bool
 
     public init(outputDType: DType? = nil, strict: Bool = false, overwrite: Bool = false, allowBaseMismatch: Bool = false,
-                threads: Int? = nil) {
+                threads: Int? = nil, allowEmpty: Bool = false) {
         self.outputDType = outputDType
         self.strict = strict
         self.overwrite = overwrite
         self.allowBaseMismatch = allowBaseMismatch
         self.threads = threads
+        self.allowEmpty = allowEmpty
     }
 }

@@ -16,9 +16,11 @@ public enum ModelMerger {
         progress: (@Sendable (MergeProgress) -> Void)? = nil
     ) throws(MergeError) -> MergeReport {
         guard !sources.isEmpty else { throw .noLoRAs }
+        for source in sources where source.patches.isEmpty { throw .notALoRA(lora: source.name, reason: LoRAInputCheck.reason(source)) }
         let target = try MergeTarget.detect(base)
         let plan = try MergePlan(target: target, sources: sources, options: options)
         try OutputGuard.check(output: output, target: target, base: base, sources: sources, overwrite: options.overwrite)
+        if !options.allowEmpty, !plan.resolvesAnything { throw .nothingApplied(plan.report()) }
         // Tensors are patched on several threads at once, each with single-threaded BLAS
         // (small-rank products parallelise better across tensors than inside one).
         plan.workerThreads = max(1, options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -32,10 +34,12 @@ public enum ModelMerger {
                 for file in plan.files {
                     try plan.write(file, to: staging.appendingPathComponent(file.relativePath), progress: progress)
                 }
+                try plan.checkSomethingApplied()
             }
         case .componentFile, .checkpoint:
             guard let file = plan.files.first else { throw .unsupportedModel(path: base.path, reason: "no tensors") }
-            try plan.write(file, to: output, overwrite: options.overwrite, progress: progress)
+            try plan.write(file, to: output, overwrite: options.overwrite, progress: progress,
+                           beforeCommit: { () throws(MergeError) in try plan.checkSomethingApplied() })
         }
         var report = plan.report()
         report.outputFiles = plan.files.map { target.isFolder ? output.appendingPathComponent($0.relativePath).path : output.path }
@@ -64,4 +68,14 @@ enum OutputGuard {
             throw .safetensors(.outputExists(path: output.path))
         }
     }
+}
+
+/// Why an input given as a LoRA holds no LoRA module.
+enum LoRAInputCheck {
+    static func reason(_ source: MergeSource) -> String {
+        let keys = source.unusedKeys
+        guard let first = keys.first else { return "it holds no tensors" }
+        return "no LoRA module among its \(keys.count) keys (first: \(first.key))"
+    }
+
 }

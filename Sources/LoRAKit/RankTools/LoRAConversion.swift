@@ -111,7 +111,7 @@ public enum LoRAConversion {
         if let dtype = options.dtype, !ElementConversion.canEncode(to: dtype) {
             throw .invalidOption("cannot store tensors as \(dtype.rawValue)")
         }
-        guard !lora.modules.isEmpty else { throw .nothingToWrite(reason: "the file has no LoRA modules") }
+        if let reason = lora.notALoRAReason { throw .invalidInput(path: lora.file.path ?? "input", reason: "not a LoRA: \(reason)") }
         var report = Report(layout: options.layout)
         for u in lora.unrecognized {
             report.dropped.append(.init(module: u.module, reason: u.reason))

@@ -80,6 +80,7 @@ public enum LoRAResize {
     public static func resize(_ lora: LoRAFile, options: Options, output: URL) throws(RankToolsError) -> Report {
         guard options.rank > 0, (options.convRank ?? 1) > 0 else { throw .invalidOption("ranks must be positive") }
         guard ElementConversion.canEncode(to: options.dtype) else { throw .invalidOption("cannot store tensors as \(options.dtype.rawValue)") }
+        if let reason = lora.notALoRAReason { throw .invalidInput(path: lora.file.path ?? "input", reason: "not a LoRA: \(reason)") }
         let inputs = RankToolsOutput.url(of: lora).map { [$0] } ?? []
         try RankToolsOutput.checkOutput(output, overwrite: options.overwrite, protecting: inputs)
         var report = Report()

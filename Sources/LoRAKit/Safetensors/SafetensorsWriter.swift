@@ -134,13 +134,16 @@ public struct SafetensorsWriter: Sendable {
     ///   - overwrite: replace an existing file (never one of the inputs).
     ///   - inputs: further paths that must not be overwritten (views' files are always protected).
     ///   - progress: called after each tensor with (tensors written, total).
-    /// - Throws: ``SafetensorsError`` for I/O and validation failures, or whatever a producer throws.
-    ///   On any failure no file is left at `url` (an existing file there is untouched).
+    ///   - beforeCommit: called when every tensor is written, before the file is renamed into place;
+    ///     throwing from it discards the file.
+    /// - Throws: ``SafetensorsError`` for I/O and validation failures, or whatever a producer or
+    ///   `beforeCommit` throws. On any failure no file is left at `url` (an existing file there is untouched).
     public func write(
         to url: URL,
         overwrite: Bool = false,
         protecting inputs: [URL] = [],
-        progress: ((Int, Int) -> Void)? = nil
+        progress: ((Int, Int) -> Void)? = nil,
+        beforeCommit: (() throws -> Void)? = nil
     ) throws {
         let path = url.path
         let ordered = orderedEntries
@@ -185,6 +188,7 @@ public struct SafetensorsWriter: Sendable {
                     try file.write(UnsafeRawBufferPointer(out), at: offset)
                 }
             }
+            try beforeCommit?()
             try file.commit()
         } catch {
             file.discard()
