@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DiffusionCoreTests",
-            dependencies: ["DiffusionCore"],
+            dependencies: ["DiffusionCore", "LoRAKit"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

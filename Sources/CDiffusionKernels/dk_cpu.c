@@ -1,4 +1,5 @@
 #include "dk_cpu.h"
+#include "dk_simd.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -38,12 +39,20 @@ int dk_cpu_has_avx2_fma(void) { return 0; }
 int dk_cpu_has_avx512f(void) { return 0; }
 #endif
 
-static int dk_max_level = -1;
+static volatile int dk_max_level = -1;
+static volatile int dk_best_level = -1; /* detected once; cpuid is slow under a hypervisor */
 
 void dk_cpu_set_max_level(int level) { dk_max_level = level; }
 
 int dk_cpu_level(void) {
-    int best = dk_cpu_has_avx512f() ? 2 : (dk_cpu_has_avx2_fma() ? 1 : 0);
-    if (dk_max_level >= 0 && dk_max_level < best) return dk_max_level;
+    int best = dk_best_level;
+    if (best < 0) {
+        best = dk_cpu_has_avx512f() ? 2 : (dk_cpu_has_avx2_fma() ? 1 : 0);
+        dk_best_level = best;
+    }
+    int cap = dk_max_level;
+    if (cap >= 0 && cap < best) return cap;
     return best;
 }
+
+int dk_use_avx2(void) { return dk_cpu_level() >= 1; }

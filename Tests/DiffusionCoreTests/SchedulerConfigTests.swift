@@ -133,7 +133,7 @@ struct SchedulerConfigTests {
     func exhausted() throws {
         var s = try EulerDiscreteScheduler(config: sd15, request: ScheduleRequest(steps: 2))
         var rng = NoRandomSource()
-        let x = Tensor(shape: [1, 1, 2, 2], repeating: 1)
+        let x = try Tensor(shape: [1, 1, 2, 2], repeating: 1)
         _ = try s.step(modelOutput: x, sample: x, random: &rng)
         _ = try s.step(modelOutput: x, sample: x, random: &rng)
         #expect(throws: SchedulerError.scheduleExhausted(scheduler: "EulerDiscreteScheduler", stepIndex: 2, count: 2)) {
@@ -145,7 +145,7 @@ struct SchedulerConfigTests {
     func missingNoise() throws {
         var s = try EulerAncestralDiscreteScheduler(config: sd15, request: ScheduleRequest(steps: 2))
         var rng = NoRandomSource()
-        let x = Tensor(shape: [1, 1, 2, 2], repeating: 1)
+        let x = try Tensor(shape: [1, 1, 2, 2], repeating: 1)
         #expect(throws: SchedulerError.randomSourceExhausted(requestedShape: [1, 1, 2, 2])) {
             _ = try s.step(modelOutput: x, sample: x, random: &rng)
         }

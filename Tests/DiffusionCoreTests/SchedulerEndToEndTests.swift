@@ -32,7 +32,7 @@ struct SchedulerEndToEndTests {
     static func run(_ kind: SchedulerKind, _ config: SchedulerConfig, steps: Int, gamma: Double? = nil) throws -> [Float] {
         var s = try kind.make(config: config, request: ScheduleRequest(steps: steps))
         if let gamma, var t = s as? TCDScheduler { t.gamma = gamma; s = t }
-        var x = Tensor(shape: [1, 4, 1, 1], scalars: [1, -0.5, 0.25, 2]) * s.initNoiseSigma
+        var x = try Tensor(shape: [1, 4, 1, 1], scalars: [1, -0.5, 0.25, 2]) * s.initNoiseSigma
         var rng = NoRandomSource()
         while let t = s.currentTimestep {
             x = try s.step(modelOutput: fakeModel(s.scaleModelInput(x), timestep: t), sample: x, random: &rng)

@@ -124,11 +124,11 @@ func replay(_ c: SchedulerFixtureCase, tolerance: Float = 1e-5) throws -> Replay
     }
     r.initNoiseSigmaError = abs(base.initNoiseSigma - c.initNoiseSigma) / max(c.initNoiseSigma, 1)
     let begin = c.beginIndex ?? 0
-    var start = Tensor(shape: c.shape, scalars: c.initial)
+    var start = try Tensor(shape: c.shape, scalars: c.initial)
     if let clean = c.clean, let z = c.noise {
-        let noisy = base.addNoise(original: Tensor(shape: c.shape, scalars: clean), noise: Tensor(shape: c.shape, scalars: z), atIndex: begin)
+        let noisy = base.addNoise(original: try Tensor(shape: c.shape, scalars: clean), noise: try Tensor(shape: c.shape, scalars: z), atIndex: begin)
         r.initialError = maxAbs(noisy.scalars, c.initial).0
-        start = Tensor(shape: c.shape, scalars: c.initial)
+        start = try Tensor(shape: c.shape, scalars: c.initial)
     }
     let finalNaNQuirk = c.calls.last?.sample.contains(where: { $0.isNaN }) ?? false
     for forced in [true, false] {
@@ -136,10 +136,10 @@ func replay(_ c: SchedulerFixtureCase, tolerance: Float = 1e-5) throws -> Replay
         s.setBeginIndex(begin)
         var x = start
         for (k, call) in c.calls.enumerated() {
-            let input = forced && k > 0 ? Tensor(shape: c.shape, scalars: c.calls[k - 1].sample) : x
+            let input = forced && k > 0 ? try Tensor(shape: c.shape, scalars: c.calls[k - 1].sample) : x
             guard let t = s.currentTimestep else { r.failures.append("call \(k): schedule exhausted"); break }
             let m = fakeModel(s.scaleModelInput(input), timestep: t)
-            var rng = ReplayRandomSource((call.noise ?? []).map { Tensor(shape: c.shape, scalars: $0) })
+            var rng = ReplayRandomSource(try (call.noise ?? []).map { try Tensor(shape: c.shape, scalars: $0) })
             x = try s.step(modelOutput: m, sample: input, random: &rng)
             if forced && !rng.remaining.isEmpty { r.noiseMismatch.append("call \(k): \(rng.remaining.count) recorded draws unused") }
             if finalNaNQuirk && k == c.calls.count - 1 {

@@ -105,7 +105,7 @@ struct SchedulerRegistryTests {
         let s: any Scheduler & Sendable = try EulerDiscreteScheduler(config: .stableDiffusion15, request: ScheduleRequest(steps: 4))
         var copy = s as! EulerDiscreteScheduler
         var rng = NoRandomSource()
-        let x = Tensor(shape: [1, 1, 1, 2], repeating: 1)
+        let x = try Tensor(shape: [1, 1, 1, 2], repeating: 1)
         _ = try copy.step(modelOutput: x, sample: x, random: &rng)
         #expect(copy.stepIndex == 1)
         #expect((s as! EulerDiscreteScheduler).stepIndex == 0)

@@ -70,7 +70,7 @@ public struct DPMSolverMultistepScheduler: SigmaScheduler {
 
     private func output(_ k: Int) -> Tensor {
         // k = 0 newest; callers only ask for entries the order logic guarantees.
-        modelOutputs[modelOutputs.count - 1 - k] ?? Tensor(shape: [0], scalars: [])
+        modelOutputs[modelOutputs.count - 1 - k] ?? Tensor(validShape: [0], scalars: [])
     }
 
     private func secondOrder(sample x: Tensor, noise z: Tensor?) -> Tensor {

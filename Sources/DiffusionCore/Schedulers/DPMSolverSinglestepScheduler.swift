@@ -95,7 +95,7 @@ public struct DPMSolverSinglestepScheduler: SigmaScheduler {
         return (a, s, Foundation.log(a) - Foundation.log(s))
     }
 
-    private func output(_ k: Int) -> Tensor { modelOutputs[modelOutputs.count - 1 - k] ?? Tensor(shape: [0], scalars: []) }
+    private func output(_ k: Int) -> Tensor { modelOutputs[modelOutputs.count - 1 - k] ?? Tensor(validShape: [0], scalars: []) }
 
     private func secondOrder(sample x: Tensor, noise z: Tensor?) -> Tensor {
         let i = stepIndex

@@ -113,15 +113,11 @@ public struct PNDMScheduler: AlphaScheduler {
             eps = Tensor.zipWith(ets[1], ets[0]) { a, b in (3 * a - b) / 2 }
         } else if e == 3 {
             let (e1, e2, e3) = (ets[2], ets[1], ets[0])
-            eps = Tensor(shape: m.shape, scalars: (0..<m.count).map { i in
-                (23 * e1.scalars[i] - 16 * e2.scalars[i] + 5 * e3.scalars[i]) / 12
-            })
+            eps = Tensor.zipWith(e1, e2, e3) { a, b, c in (23 * a - 16 * b + 5 * c) / 12 }
         } else {
             let (e1, e2, e3, e4) = (ets[e - 1], ets[e - 2], ets[e - 3], ets[e - 4])
             let c: Float = 1.0 / 24.0
-            eps = Tensor(shape: m.shape, scalars: (0..<m.count).map { i in
-                c * (55 * e1.scalars[i] - 59 * e2.scalars[i] + 37 * e3.scalars[i] - 9 * e4.scalars[i])
-            })
+            eps = Tensor.zipWith(e1, e2, e3, e4) { a, b, d, f in c * (55 * a - 59 * b + 37 * d - 9 * f) }
         }
         return previousSample(x, t: t, prevT: prevT, eps: eps)
     }

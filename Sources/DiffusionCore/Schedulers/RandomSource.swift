@@ -42,7 +42,7 @@ public struct SeededRandomSource: RandomSource, Sendable {
             values.append(Float(r * cos(2 * Double.pi * u2)))
             spare = r * sin(2 * Double.pi * u2)
         }
-        return Tensor(shape: shape, scalars: values)
+        return Tensor(validShape: shape, scalars: values)
     }
 }
 
@@ -59,7 +59,7 @@ public struct ReplayRandomSource: RandomSource, Sendable {
         let t = remaining.removeFirst()
         guard t.count == shape.reduce(1, *) else { throw .shapeMismatch(expected: shape, actual: t.shape) }
         drawn += 1
-        return t.reshaped(shape)
+        do { return try t.reshaped(shape) } catch { throw .shapeMismatch(expected: shape, actual: t.shape) }
     }
 }
 

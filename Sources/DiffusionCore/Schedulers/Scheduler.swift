@@ -141,18 +141,19 @@ enum Prediction {
         let batch = max(x.shape.first ?? 1, 1)
         let per = x.count / batch
         guard per > 0 else { return x }
-        var out = x
+        let xs = x.scalars
+        var outScalars = xs
         for b in 0..<batch {
             let range = (b * per)..<((b + 1) * per)
-            let sorted = x.scalars[range].map { abs($0) }.sorted()
+            let sorted = xs[range].map { abs($0) }.sorted()
             // torch.quantile, linear interpolation (computed in float32 by torch)
             let pos = ratio * Double(per - 1)
             let lo = Int(pos.rounded(.down)), hi = min(lo + 1, per - 1)
             let frac = Float(pos - Double(lo))
             var q = sorted[lo] + (sorted[hi] - sorted[lo]) * frac
             q = min(max(q, 1), maxValue)
-            for i in range { out.scalars[i] = min(max(x.scalars[i], -q), q) / q }
+            for i in range { outScalars[i] = min(max(xs[i], -q), q) / q }
         }
-        return out
+        return Tensor(validShape: x.shape, scalars: outScalars)
     }
 }

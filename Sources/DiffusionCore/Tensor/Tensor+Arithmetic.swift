@@ -1,43 +1,23 @@
-/// Element-wise arithmetic used by schedulers and guidance. Shapes must match exactly
-/// (programmer error otherwise); scalar factors broadcast.
+/// Element-wise arithmetic used by schedulers and guidance. Shapes must match exactly (the schedulers check
+/// the shapes of what they are given before any arithmetic); scalar factors broadcast. Results are fresh
+/// contiguous tensors; each element is computed in float32 in the written order (no fused multiply-add), so
+/// results match torch's element-wise kernels bit for bit.
 extension Tensor {
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-        precondition(lhs.shape == rhs.shape, "shape mismatch \(lhs.shape) vs \(rhs.shape)")
-        var out = lhs
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            rhs.scalars.withUnsafeBufferPointer { r in
-                for i in 0..<o.count { o[i] += r[i] }
-            }
-        }
-        return out
+        zipWith(lhs, rhs) { $0 + $1 }
     }
 
     public static func - (lhs: Tensor, rhs: Tensor) -> Tensor {
-        precondition(lhs.shape == rhs.shape, "shape mismatch \(lhs.shape) vs \(rhs.shape)")
-        var out = lhs
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            rhs.scalars.withUnsafeBufferPointer { r in
-                for i in 0..<o.count { o[i] -= r[i] }
-            }
-        }
-        return out
+        zipWith(lhs, rhs) { $0 - $1 }
     }
 
     public static func * (lhs: Float, rhs: Tensor) -> Tensor {
-        var out = rhs
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            for i in 0..<o.count { o[i] *= lhs }
-        }
-        return out
+        rhs.map { $0 * lhs }
     }
 
     public static func * (lhs: Tensor, rhs: Float) -> Tensor { rhs * lhs }
 
     public static func / (lhs: Tensor, rhs: Float) -> Tensor {
-        var out = lhs
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            for i in 0..<o.count { o[i] /= rhs }
-        }
-        return out
+        lhs.map { $0 / rhs }
     }
 }

@@ -4,65 +4,62 @@
 extension Tensor {
     /// `a·x + b·y`.
     public static func combine(_ a: Float, _ x: Tensor, _ b: Float, _ y: Tensor) -> Tensor {
-        precondition(x.shape == y.shape, "shape mismatch \(x.shape) vs \(y.shape)")
-        var out = x
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            y.scalars.withUnsafeBufferPointer { yv in
-                for i in 0..<o.count { o[i] = a * o[i] + b * yv[i] }
-            }
-        }
-        return out
+        zipWith(x, y) { a * $0 + b * $1 }
     }
 
     /// `a·x + b·y + c·z`.
     public static func combine(_ a: Float, _ x: Tensor, _ b: Float, _ y: Tensor, _ c: Float, _ z: Tensor) -> Tensor {
         precondition(x.shape == y.shape && x.shape == z.shape, "shape mismatch \(x.shape) \(y.shape) \(z.shape)")
-        var out = x
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            y.scalars.withUnsafeBufferPointer { yv in
-                z.scalars.withUnsafeBufferPointer { zv in
-                    for i in 0..<o.count { o[i] = a * o[i] + b * yv[i] + c * zv[i] }
+        var out = Tensor(uninitializedValidShape: x.shape)
+        let o = out.storage.base
+        x.withUnsafeBufferPointer { xv in
+            y.withUnsafeBufferPointer { yv in
+                z.withUnsafeBufferPointer { zv in
+                    for i in 0..<xv.count { o[i] = a * xv[i] + b * yv[i] + c * zv[i] }
                 }
             }
         }
+        out.offset = 0
         return out
     }
 
     /// Σ cₖ·xₖ, summed left to right.
     public static func linearCombination(_ terms: [(Float, Tensor)]) -> Tensor {
-        guard let first = terms.first else { return Tensor(shape: [], scalars: [0]) }
-        var out = first.1
-        let c0 = first.0
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            for i in 0..<o.count { o[i] = c0 * o[i] }
-            for (c, t) in terms.dropFirst() {
-                precondition(t.shape == first.1.shape, "shape mismatch \(t.shape) vs \(first.1.shape)")
-                t.scalars.withUnsafeBufferPointer { tv in
-                    for i in 0..<o.count { o[i] = o[i] + c * tv[i] }
-                }
+        guard let first = terms.first else { return Tensor(uninitializedValidShape: []).filled(0) }
+        var out = first.1.map { first.0 * $0 }
+        let o = out.storage.base
+        for (c, t) in terms.dropFirst() {
+            precondition(t.shape == first.1.shape, "shape mismatch \(t.shape) vs \(first.1.shape)")
+            t.withUnsafeBufferPointer { tv in
+                for i in 0..<tv.count { o[i] = o[i] + c * tv[i] }
             }
         }
+        out.offset = 0
         return out
     }
 
     /// Applies `f` to every element.
     public func map(_ f: (Float) -> Float) -> Tensor {
-        var out = self
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            for i in 0..<o.count { o[i] = f(o[i]) }
+        var out = Tensor(uninitializedValidShape: shape)
+        let o = out.storage.base
+        withUnsafeBufferPointer { x in
+            for i in 0..<x.count { o[i] = f(x[i]) }
         }
+        out.offset = 0
         return out
     }
 
     /// Combines two same-shaped tensors element by element.
     public static func zipWith(_ x: Tensor, _ y: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         precondition(x.shape == y.shape, "shape mismatch \(x.shape) vs \(y.shape)")
-        var out = x
-        out.scalars.withUnsafeMutableBufferPointer { o in
-            y.scalars.withUnsafeBufferPointer { yv in
-                for i in 0..<o.count { o[i] = f(o[i], yv[i]) }
+        var out = Tensor(uninitializedValidShape: x.shape)
+        let o = out.storage.base
+        x.withUnsafeBufferPointer { xv in
+            y.withUnsafeBufferPointer { yv in
+                for i in 0..<xv.count { o[i] = f(xv[i], yv[i]) }
             }
         }
+        out.offset = 0
         return out
     }
 
@@ -74,8 +71,57 @@ extension Tensor {
     /// The largest absolute element difference from `other` (same shape).
     public func maxAbsDifference(_ other: Tensor) -> Float {
         precondition(shape == other.shape, "shape mismatch \(shape) vs \(other.shape)")
-        var m: Float = 0
-        for i in 0..<count { m = Swift.max(m, abs(scalars[i] - other.scalars[i])) }
-        return m
+        return withUnsafeBufferPointer { a in
+            other.withUnsafeBufferPointer { b in
+                var m: Float = 0
+                for i in 0..<a.count { m = Swift.max(m, abs(a[i] - b[i])) }
+                return m
+            }
+        }
+    }
+
+    /// This tensor with every element set to `value` (for fresh, uniquely owned tensors).
+    func filled(_ value: Float) -> Tensor {
+        var t = self
+        t.withUnsafeMutableBufferPointer { $0.update(repeating: value) }
+        return t
+    }
+}
+
+extension Tensor {
+    /// Element-wise function of three same-shaped tensors.
+    static func zipWith(_ x: Tensor, _ y: Tensor, _ z: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
+        precondition(x.shape == y.shape && x.shape == z.shape, "shape mismatch \(x.shape) \(y.shape) \(z.shape)")
+        var out = Tensor(uninitializedValidShape: x.shape)
+        let o = out.storage.base
+        x.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { b in z.withUnsafeBufferPointer { c in
+            for i in 0..<a.count { o[i] = f(a[i], b[i], c[i]) }
+        } } }
+        out.offset = 0
+        return out
+    }
+
+    /// Element-wise function of four same-shaped tensors.
+    static func zipWith(_ x: Tensor, _ y: Tensor, _ z: Tensor, _ w: Tensor,
+                        _ f: (Float, Float, Float, Float) -> Float) -> Tensor {
+        precondition(x.shape == y.shape && x.shape == z.shape && x.shape == w.shape, "shape mismatch")
+        var out = Tensor(uninitializedValidShape: x.shape)
+        let o = out.storage.base
+        x.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { b in z.withUnsafeBufferPointer { c in
+            w.withUnsafeBufferPointer { d in
+                for i in 0..<a.count { o[i] = f(a[i], b[i], c[i], d[i]) }
+            }
+        } } }
+        out.offset = 0
+        return out
+    }
+
+    /// A tensor from elements whose count is right by construction (internal callers only).
+    init(validShape shape: [Int], scalars: [Float]) {
+        precondition(shape.allSatisfy { $0 >= 0 } && scalars.count == shape.reduce(1, *), "internal shape error")
+        self.init(uninitializedValidShape: shape)
+        scalars.withUnsafeBufferPointer { src in
+            if !src.isEmpty { storage.base.update(from: src.baseAddress!, count: src.count) }
+        }
     }
 }

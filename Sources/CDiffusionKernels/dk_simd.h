@@ -1,0 +1,118 @@
+// Internal helpers shared by the kernel files: the AVX2+FMA vector forms of exp, erf-based and tanh-based
+// functions, and their scalar twins for the portable path. Not part of the module's public headers.
+#pragma once
+#include <math.h>
+#include <stddef.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define DK_X86 1
+#include <immintrin.h>
+#endif
+
+#define DK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/// 1 when the AVX2+FMA path is to be used now (the processor has it and tests did not forbid it).
+int dk_use_avx2(void);
+
+// --- scalar reference forms (portable path) ---
+
+static inline float dk_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static inline float dk_gelu_erf_scalar(float x) { return x * 0.5f * (1.0f + erff(x * 0.70710678118654752f)); }
+
+static inline float dk_gelu_tanh_scalar(float x) {
+    const float k = 0.7978845608028654f; // sqrt(2/pi)
+    float inner = k * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanhf(inner));
+}
+
+#ifdef DK_X86
+/// e^x for 8 lanes (Cephes-style range reduction and degree-6 polynomial; about 1 ulp). Inputs below −88
+/// give 0, above 88.7 give +inf, NaN stays NaN.
+DK_AVX2 static inline __m256 dk_exp8(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.7228391f), lo = _mm256_set1_ps(-103.9720840f);
+    const __m256 x0 = x;
+    __m256 nanmask = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    __m256 overflow = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 r2 = _mm256_mul_ps(r, r);
+    p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    // 2^n split in two factors so that n down to −150 stays representable on the way.
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i n1 = _mm256_srai_epi32(ni, 1);
+    __m256i n2 = _mm256_sub_epi32(ni, n1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+    y = _mm256_blendv_ps(y, _mm256_setzero_ps(), underflow);
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), overflow);
+    return _mm256_blendv_ps(y, _mm256_add_ps(x0, x0), nanmask);
+}
+
+DK_AVX2 static inline __m256 dk_sigmoid8(__m256 x) {
+    __m256 e = dk_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+/// 1 + erf(z) without cancellation for negative z: Abramowitz–Stegun 7.1.26 (|error of erf| ≤ 1.5e-7),
+/// evaluated as erfc(|z|) = t·P(t)·e^{−z²} and reflected.
+DK_AVX2 static inline __m256 dk_one_plus_erf8(__m256 z) {
+    const __m256 signmask = _mm256_set1_ps(-0.0f);
+    __m256 az = _mm256_andnot_ps(signmask, z);
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), az, _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    p = _mm256_mul_ps(p, t);
+    __m256 erfc = _mm256_mul_ps(p, dk_exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(az, az))));
+    __m256 neg = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
+    // z ≥ 0: 2 − erfc(z); z < 0: erfc(−z).
+    return _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), erfc), erfc, neg);
+}
+
+DK_AVX2 static inline __m256 dk_gelu_erf8(__m256 x) {
+    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+    return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), dk_one_plus_erf8(z));
+}
+
+/// 0.5·x·(1 + tanh(u)) = x·sigmoid(2u).
+DK_AVX2 static inline __m256 dk_gelu_tanh8(__m256 x) {
+    __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+    __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
+    return _mm256_mul_ps(x, dk_sigmoid8(_mm256_add_ps(u, u)));
+}
+
+/// Horizontal sum and maximum of 8 lanes.
+DK_AVX2 static inline float dk_hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+DK_AVX2 static inline float dk_hmax8(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// A mask selecting the first `n` (0…8) lanes, for loads and stores of a row's tail.
+DK_AVX2 static inline __m256i dk_tail_mask(size_t n) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx);
+}
+#endif

@@ -1,0 +1,92 @@
+import CDiffusionKernels
+
+extension Ops {
+    /// Group normalisation (torch `nn.GroupNorm`), optionally followed by SiLU in the same pass.
+    ///
+    /// - Parameters:
+    ///   - x: `NCHW` (or any `[N, C, ...]`): each group of `C / groups` channels of one image is normalised over
+    ///     its channels and positions with the biased variance.
+    ///   - groups: the group count (32 in SD-family UNets and VAEs); must divide `C`.
+    ///   - weight, bias: `[C]` affine parameters (nil: 1 and 0).
+    ///   - eps: added to the variance (1e-5 in UNets, 1e-6 in VAEs).
+    ///   - activation: `.none` or ``Activation/silu`` (fused), or any other ``Activation``.
+    /// - Throws: ``TensorError/shapeMismatch(operation:expected:actual:)`` for rank < 2 or affine parameters of
+    ///   the wrong size, ``TensorError/invalidArgument(operation:reason:)`` when `groups` does not divide `C`.
+    public static func groupNorm(
+        _ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
+        activation: Activation = .none, workspace: Workspace? = nil
+    ) throws(TensorError) -> Tensor {
+        var out = makeOutput(x.shape, workspace)
+        try groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps, activation: activation, into: &out)
+        return out
+    }
+
+    /// ``groupNorm(_:groups:weight:bias:eps:activation:workspace:)`` into `out` (same shape as `x`).
+    public static func groupNorm(
+        _ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
+        activation: Activation = .none, into out: inout Tensor
+    ) throws(TensorError) {
+        guard x.rank >= 2 else { throw .shapeMismatch(operation: "groupNorm", expected: "[N, C, ...] (NCHW)", actual: x.shape) }
+        try requireNonEmpty(x, "groupNorm")
+        let channels = x.shape[1]
+        guard groups > 0, channels % groups == 0 else {
+            throw .invalidArgument(operation: "groupNorm", reason: "\(groups) groups do not divide \(channels) channels")
+        }
+        guard eps.isFinite, eps >= 0 else { throw .invalidArgument(operation: "groupNorm", reason: "eps \(eps) is not a finite non-negative value") }
+        for p in [weight, bias] { if let p, p.shape != [channels] {
+            throw .shapeMismatch(operation: "groupNorm affine parameter", expected: "[\(channels)]", actual: p.shape)
+        } }
+        try prepare(&out, shape: x.shape, operation: "groupNorm")
+        let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous()
+        let batch = x.shape[0], plane = x.count / (batch * channels), perGroup = channels / groups
+        let src = xc.elementPointer, dst = out.elementPointer, act = activation.kernel
+        withExtendedLifetime((xc, wc, bc)) {
+            let w = wc.map { UnsafePointer($0.elementPointer) }, b = bc.map { UnsafePointer($0.elementPointer) }
+            Parallel.forEach(batch * groups) { r in
+                for task in r {
+                    let g = task % groups
+                    let offset = (task / groups) * channels * plane + g * perGroup * plane
+                    dk_group_norm_group(src + offset, dst + offset, perGroup, plane,
+                                        w.map { $0 + g * perGroup }, b.map { $0 + g * perGroup }, eps, act)
+                }
+            }
+        }
+    }
+
+    /// Layer normalisation over the last axis (torch `nn.LayerNorm(C)`).
+    ///
+    /// - Parameters:
+    ///   - x: `[..., C]`: `[tokens, C]` or `[batch, tokens, C]` sequences.
+    ///   - weight, bias: `[C]` (nil: 1 and 0).
+    ///   - eps: added to the biased variance (1e-5 in CLIP and SD transformer blocks).
+    /// - Throws: ``TensorError/shapeMismatch(operation:expected:actual:)`` for parameters of the wrong size.
+    public static func layerNorm(
+        _ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5, workspace: Workspace? = nil
+    ) throws(TensorError) -> Tensor {
+        var out = makeOutput(x.shape, workspace)
+        try layerNorm(x, weight: weight, bias: bias, eps: eps, into: &out)
+        return out
+    }
+
+    /// ``layerNorm(_:weight:bias:eps:workspace:)`` into `out` (same shape as `x`).
+    public static func layerNorm(
+        _ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5, into out: inout Tensor
+    ) throws(TensorError) {
+        guard let cols = x.shape.last else { throw .shapeMismatch(operation: "layerNorm", expected: "[..., C]", actual: x.shape) }
+        try requireNonEmpty(x, "layerNorm")
+        guard eps.isFinite, eps >= 0 else { throw .invalidArgument(operation: "layerNorm", reason: "eps \(eps) is not a finite non-negative value") }
+        for p in [weight, bias] { if let p, p.shape != [cols] {
+            throw .shapeMismatch(operation: "layerNorm affine parameter", expected: "[\(cols)]", actual: p.shape)
+        } }
+        try prepare(&out, shape: x.shape, operation: "layerNorm")
+        let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous()
+        let rows = x.count / cols
+        let src = xc.elementPointer, dst = out.elementPointer
+        withExtendedLifetime((xc, wc, bc)) {
+            let w = wc.map { UnsafePointer($0.elementPointer) }, b = bc.map { UnsafePointer($0.elementPointer) }
+            Parallel.forEach(rows, grain: Swift.max(1, 8192 / cols)) { r in
+                dk_layer_norm_rows(src + r.lowerBound * cols, cols, dst + r.lowerBound * cols, cols, r.count, cols, w, b, eps)
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import LoRAKit
+import Testing
+@testable import DiffusionCore
+
+/// The torch reference outputs written by `Scripts/fixtures/ops_fixtures.py`.
+enum OpsFixtures {
+    static let file: SafetensorsFile? = {
+        guard let url = Bundle.module.url(forResource: "ops", withExtension: "safetensors", subdirectory: "Fixtures/ops") else { return nil }
+        return try? SafetensorsFile(contentsOf: url)
+    }()
+
+    /// A float32 tensor of the case (any stored dtype, widened exactly).
+    static func tensor(_ caseName: String, _ key: String) throws -> Tensor {
+        let view = try #require(file).tensor(named: "\(caseName).\(key)")
+        return try Tensor(shape: view.shape, scalars: view.floats())
+    }
+
+    static func view(_ caseName: String, _ key: String) throws -> TensorView {
+        try #require(file).tensor(named: "\(caseName).\(key)")
+    }
+
+    static func has(_ caseName: String, _ key: String) -> Bool { file?.contains("\(caseName).\(key)") ?? false }
+
+    /// The case's parameters (a JSON object in the file's metadata).
+    static func params(_ caseName: String) throws -> [String: Any] {
+        let json = try #require(file?.metadata?[caseName])
+        return try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    }
+}
+
+/// Serialises tests that switch the kernels' instruction-set path, and runs a body once per path.
+enum KernelPaths {
+    private static let lock = NSLock()
+
+    /// The portable path and, when the processor has it, the AVX2 path.
+    static var levels: [KernelLevel] { KernelLevel.best == .portable ? [.portable] : [.portable, .avx2] }
+
+    static func forEach(_ body: (KernelLevel) throws -> Void) rethrows {
+        lock.lock()
+        defer { KernelLevel.setMaximum(nil); lock.unlock() }
+        for level in levels {
+            KernelLevel.setMaximum(level)
+            try body(level)
+        }
+    }
+}
+
+/// `max |actual − expected| ≤ tolerance · max |expected|`, with the worst element named on failure.
+func expectClose(
+    _ actual: Tensor, _ expected: Tensor, relative tolerance: Float = 1e-5, _ label: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    guard actual.shape == expected.shape else {
+        Issue.record("\(label): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
+        return
+    }
+    let a = actual.scalars, e = expected.scalars
+    let scale = e.reduce(Float(0)) { max($0, abs($1)) }
+    var worst: Float = 0, index = -1
+    for i in a.indices {
+        let d = abs(a[i] - e[i])
+        if d > worst || d.isNaN { worst = d; index = i }
+        if d.isNaN { break }
+    }
+    let limit = tolerance * max(scale, .leastNormalMagnitude)
+    if !(worst <= limit) {
+        Issue.record("\(label): max |Δ| \(worst) at \(index) (got \(a[index]), expected \(e[index])) > \(limit)",
+                     sourceLocation: sourceLocation)
+    }
+}
