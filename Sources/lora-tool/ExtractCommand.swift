@@ -69,7 +69,7 @@ struct ExtractCommand: ParsableCommand {
                 output: URL(fileURLWithPath: output), progress: progress)
             if showProgress { writeStandardError("\r\u{1B}[K") }
             if outputFlags.json { try printJSON(try jsonObject(report)); return }
-            try emit(ExtractReportText.render(report) + "\n")
+            try emit(ExtractReportText.render(report, clampQuantile: clampQuantile) + "\n")
         } catch let error as RankToolsError {
             if showProgress { writeStandardError("\r\u{1B}[K") }
             printError(describe(error))
@@ -80,10 +80,11 @@ struct ExtractCommand: ParsableCommand {
 
 /// Human-readable extraction report.
 enum ExtractReportText {
-    static func render(_ report: LoRAExtraction.Report) -> String {
+    static func render(_ report: LoRAExtraction.Report, clampQuantile: Float?) -> String {
         let unet = report.modules.filter { $0.name.hasPrefix("lora_unet_") }.count
         var out = "Extracted \(report.modules.count) modules (UNet \(unet), text encoders \(report.modules.count - unet)) "
-        out += "at rank ≤ \(report.maxRank), mean Frobenius retained \(percent(report.meanFrobeniusRetained))\n"
+        out += "at rank ≤ \(report.maxRank)\n"
+        out += "  " + retention(report.written, rankCut: report.meanFrobeniusRetained, clampQuantile: clampQuantile) + "\n"
         out += "  model: \(report.baseModel?.displayName ?? "unknown family") (\(report.baseModelEvidence))\n"
         if let d = report.textEncoderMaxDifference {
             if report.textEncodersExtracted {

@@ -96,7 +96,7 @@ struct MergeCommand: ParsableCommand {
             } else if let rank {
                 let options = SVDMerge.Options(rank: rank, convRank: convRank, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
                 let report = try SVDMerge.merge(parsed, options: options, output: outputURL)
-                if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(RankReportText.render(report)) }
+                if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(RankReportText.render(report, clampQuantile: options.clampQuantile)) }
             } else {
                 let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
                 if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(MergeReportText.render(report)) }

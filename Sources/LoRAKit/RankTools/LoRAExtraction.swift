@@ -60,6 +60,8 @@ public enum LoRAExtraction {
         public var rank: Int
         /// ‖S[:rank]‖ / ‖S‖ before clamping.
         public var frobeniusRetained: Double
+        /// The factors as written (clamped, in the output dtype) against the exact ΔW.
+        public var written: WrittenRetention
         /// max |W_tuned − W_base| of the layer.
         public var maxAbsDifference: Float
     }
@@ -80,8 +82,10 @@ public enum LoRAExtraction {
         public var skippedComponents: [ModelComponent] = []
         /// The largest rank written.
         public var maxRank = 0
-        /// Mean Frobenius retention over the modules.
+        /// Mean Frobenius retention over the modules (of the unclamped rank cut, as kohya reports it).
         public var meanFrobeniusRetained = 0.0
+        /// The factors as written against the exact ΔW, and the clamp's share.
+        public var written = RetentionSummary()
     }
 
     /// Progress of the SVD pass.
@@ -154,7 +158,7 @@ public enum LoRAExtraction {
             let wanted = isKernelConv ? (options.convRank ?? options.rank) : options.rank
             let factors: Factors
             do {
-                factors = try factorise(delta, shape: module.shape, rank: wanted, clampQuantile: options.clampQuantile)
+                factors = try factorise(delta, shape: module.shape, rank: wanted, clampQuantile: options.clampQuantile, dtype: options.dtype)
             } catch {
                 throw .moduleFailed(module: name, reason: error.description)
             }
@@ -162,11 +166,13 @@ public enum LoRAExtraction {
             writer.add(name: name + ".lora_down.weight", shape: factors.downShape, floats: factors.down, as: options.dtype)
             writer.add(name: name + ".alpha", shape: [], floats: [Float(factors.rank)], as: options.dtype)
             report.modules.append(.init(name: name, isKernelConv: isKernelConv, rank: factors.rank,
-                                        frobeniusRetained: factors.choice.frobeniusRetained, maxAbsDifference: maxAbs(delta)))
+                                        frobeniusRetained: factors.choice.frobeniusRetained, written: factors.written,
+                                        maxAbsDifference: maxAbs(delta)))
             report.maxRank = max(report.maxRank, factors.rank)
             progress?(Progress(module: name, done: i + 1, total: work.count))
         }
         report.meanFrobeniusRetained = report.modules.map(\.frobeniusRetained).reduce(0, +) / Double(report.modules.count)
+        report.written = RetentionSummary(report.modules.map(\.written))
         try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite, protecting: inputs)
         return report
     }
@@ -179,24 +185,30 @@ public enum LoRAExtraction {
         var downShape: [Int]
         var rank: Int
         var choice: RankChoice
+        var written: WrittenRetention
     }
 
     /// kohya's per-module factorisation of a layer delta of natural `shape` ([out, in] or
     /// [out, in, kh, kw]): rank capped at min(rank, out, in), SVD of the [out, in·kh·kw] matrix,
     /// `up = U·diag(S)`, `down = Vᵀ`, both clamped at the signed `clampQuantile`.
-    static func factorise(_ delta: [Float], shape: [Int], rank wanted: Int, clampQuantile: Float?) throws(RankToolsError) -> Factors {
+    static func factorise(_ delta: [Float], shape: [Int], rank wanted: Int, clampQuantile: Float?,
+                          dtype: DType = .f32) throws(RankToolsError) -> Factors {
         guard shape.count == 2 || shape.count == 4, shape.allSatisfy({ $0 > 0 }), delta.count == shape.reduce(1, *) else {
             throw .moduleFailed(module: "\(shape)", reason: "a layer of shape \(shape) is neither a Linear nor a Conv2d weight")
         }
         let rows = shape[0], columns = delta.count / rows
         let rank = min(wanted, rows, shape[1])
         let svd = try SingularDecomposition.dense(delta, rows: rows, columns: columns)
-        var (up, down) = svd.factors(rank: rank)
+        let cut = svd.factors(rank: rank)
+        var (up, down) = cut
         if let q = clampQuantile { QuantileClamp.apply(up: &up, down: &down, quantile: q) }
+        let written = try WrittenRetention.measure(exact: delta, cut: cut,
+                                                   written: (WrittenRetention.stored(up, as: dtype), WrittenRetention.stored(down, as: dtype)),
+                                                   rows: rows, rank: min(rank, svd.count), columns: columns)
         let isConv = shape.count == 4
         return Factors(up: up, upShape: isConv ? [rows, rank, 1, 1] : [rows, rank],
                        down: down, downShape: [rank] + shape.dropFirst(), rank: rank,
-                       choice: RankChoice(rank: rank, spectrum: svd.s))
+                       choice: RankChoice(rank: rank, spectrum: svd.s), written: written)
     }
 
     /// A targeted layer: its canonical weight key, module and shape (in the base model).

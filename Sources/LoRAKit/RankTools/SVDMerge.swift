@@ -48,6 +48,8 @@ public enum SVDMerge {
         public var maxRank = 0
         /// Mean Frobenius retention Σ S[:rank]² / Σ S² (square-rooted) over the modules, before clamping.
         public var meanFrobeniusRetained = 0.0
+        /// The factors as written (clamped, in the output dtype) against the exact Σ λ·s·ΔW.
+        public var written = RetentionSummary()
         public var skipped: [MergeReport.SkippedModule] = []
         public var unusedKeys: [MergeReport.UnusedKey] = []
     }
@@ -85,6 +87,7 @@ public enum SVDMerge {
                                  usesSecondEncoder: order.contains { $0.component == .textEncoder2 })
         var writer = SafetensorsWriter(metadata: metadata(sources, options: options))
         var fro: [Double] = []
+        var written: [WrittenRetention] = []
         for target in order.sorted() {
             let parts = groups[target] ?? []
             do {
@@ -96,6 +99,7 @@ public enum SVDMerge {
                 report.modulesWritten += 1
                 report.maxRank = max(report.maxRank, merged.rank)
                 fro.append(merged.frobeniusRetained)
+                written.append(merged.written)
             } catch {
                 if options.strict { throw error }
                 report.skipped.append(.init(module: target.description, reason: error.description))
@@ -103,6 +107,7 @@ public enum SVDMerge {
         }
         guard report.modulesWritten > 0 else { throw .nothingToWrite(reason: "no module could be merged") }
         report.meanFrobeniusRetained = fro.reduce(0, +) / Double(fro.count)
+        report.written = RetentionSummary(written)
         try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite, protecting: inputs)
         return report
     }
@@ -115,6 +120,7 @@ public enum SVDMerge {
         var downShape: [Int]
         var rank: Int
         var frobeniusRetained: Double
+        var written: WrittenRetention
     }
 
     /// Σ λ·s·ΔW of the parts, re-factorised to the module's rank.
@@ -127,12 +133,21 @@ public enum SVDMerge {
         }
         let svd: SingularDecomposition
         let shape: [Int]
+        /// The exact Σ λ·s·ΔW as a dense [rows, columns] matrix (formed only to measure what is written).
+        let exact: () throws(RankToolsError) -> [Float]
         if let factors = try? LoRAConcatenation.concatenate(parts, target: parts[0].module.target) {
             shape = [factors.upShape[0]] + Array(factors.downShape.dropFirst())
             let columns = factors.down.count / max(factors.rank, 1)
             svd = try SingularDecomposition.product(up: factors.up, down: factors.down, rows: shape[0], rank: factors.rank, columns: columns)
+            exact = { () throws(RankToolsError) in
+                try RankToolsError.la { () throws(LinearAlgebraError) in
+                    try BLAS.product(m: shape[0], n: columns, k: factors.rank, factors.up, factors.down)
+                }
+            }
         } else {
-            (svd, shape) = try denseSum(parts, name: name)
+            let dense = try denseSum(parts, name: name)
+            (svd, shape) = (dense.svd, dense.shape)
+            exact = { () throws(RankToolsError) in dense.sum }
         }
         let isKernelConv = shape.count == 4 && shape[2...].contains { $0 != 1 }
         let wanted = isKernelConv ? (options.convRank ?? options.rank) : options.rank
@@ -144,15 +159,22 @@ public enum SVDMerge {
             decomposition = dense.svd
             rank = min(rank, decomposition.count)
         }
-        var (up, down) = decomposition.factors(rank: rank)
+        let cut = decomposition.factors(rank: rank)
+        var (up, down) = cut
         if let q = options.clampQuantile { QuantileClamp.apply(up: &up, down: &down, quantile: q) }
         let choice = RankChoice(rank: rank, spectrum: decomposition.s)
+        let columns = down.count / max(rank, 1)
+        let written = try WrittenRetention.measure(
+            exact: try exact(), cut: cut,
+            written: (WrittenRetention.stored(up, as: options.dtype), WrittenRetention.stored(down, as: options.dtype)),
+            rows: shape[0], rank: rank, columns: columns)
         return Merged(up: up, upShape: shape.count == 4 ? [shape[0], rank, 1, 1] : [shape[0], rank],
-                      down: down, downShape: [rank] + shape.dropFirst(), rank: rank, frobeniusRetained: choice.frobeniusRetained)
+                      down: down, downShape: [rank] + shape.dropFirst(), rank: rank, frobeniusRetained: choice.frobeniusRetained,
+                      written: written)
     }
 
     /// The dense Σ λ·s·ΔW (natural shapes must agree in element count and output size) and its SVD.
-    static func denseSum(_ parts: [(module: LoRAModule, strength: Float)], name: String) throws(RankToolsError) -> (svd: SingularDecomposition, shape: [Int]) {
+    static func denseSum(_ parts: [(module: LoRAModule, strength: Float)], name: String) throws(RankToolsError) -> (svd: SingularDecomposition, shape: [Int], sum: [Float]) {
         var sum: [Float] = []
         var shape: [Int] = []
         for (module, strength) in parts {
@@ -170,7 +192,7 @@ public enum SVDMerge {
         guard shape.count >= 2, let rows = shape.first, rows > 0 else {
             throw .moduleFailed(module: name, reason: "ΔW of shape \(shape) is not a matrix")
         }
-        return (try SingularDecomposition.dense(sum, rows: rows, columns: sum.count / rows), shape)
+        return (try SingularDecomposition.dense(sum, rows: rows, columns: sum.count / rows), shape, sum)
     }
 
     /// kohya's minimal network metadata for an SVD merge, plus the sources.
