@@ -146,7 +146,7 @@ struct SchedulerConfigTests {
         var s = try EulerAncestralDiscreteScheduler(config: sd15, request: ScheduleRequest(steps: 2))
         var rng = NoRandomSource()
         let x = try Tensor(shape: [1, 1, 2, 2], repeating: 1)
-        #expect(throws: SchedulerError.randomSourceExhausted(requestedShape: [1, 1, 2, 2])) {
+        #expect(throws: SchedulerError.randomSource(underlying: .exhausted(requestedShape: [1, 1, 2, 2]))) {
             _ = try s.step(modelOutput: x, sample: x, random: &rng)
         }
     }

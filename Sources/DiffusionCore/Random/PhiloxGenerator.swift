@@ -40,13 +40,16 @@ public struct PhiloxGenerator: Sendable, Equatable {
         let scaleF = Float(inverse), scale2piF = Float(inverse * twoPi)
         let scale = Double(scaleF), half = Double(scaleF / 2)
         let scale2pi = Double(scale2piF), half2pi = Double(scale2piF / 2)
-        let scalars = (0..<count).map { i -> Float in
-            let words = Philox4x32.block(counter: SIMD4(draw, 0, UInt32(truncatingIfNeeded: i), 0), key: key)
-            let u = Double(words.x) * scale + half
-            let v = Double(words.y) * scale2pi + half2pi
-            let s = (-2.0 * Foundation.log(u)).squareRoot()
-            return Float(s * Foundation.sin(v))
+        var tensor = Tensor(uninitializedValidShape: shape)
+        tensor.withUnsafeMutableBufferPointer { out in
+            for i in 0..<count {
+                let words = Philox4x32.block(counter: SIMD4(draw, 0, UInt32(truncatingIfNeeded: i), 0), key: key)
+                let u = Double(words.x) * scale + half
+                let v = Double(words.y) * scale2pi + half2pi
+                let s = (-2.0 * Foundation.log(u)).squareRoot()
+                out[i] = Float(s * Foundation.sin(v))
+            }
         }
-        return Tensor(shape: shape, scalars: scalars)
+        return tensor
     }
 }

@@ -56,35 +56,34 @@ public struct TorchGenerator: Sendable, Equatable {
     /// - Throws: ``RandomSourceError/invalidShape(_:)`` for a negative dimension or an overflowing count,
     ///   ``RandomSourceError/tooManyElements(shape:limit:)`` past ``maximumElementCount``.
     public mutating func randn(_ shape: [Int]) throws(RandomSourceError) -> Tensor {
-        let count = try RandomSourceError.elementCount(of: shape, limit: Self.maximumElementCount)
-        return Tensor(shape: shape, scalars: normalScalars(count: count))
+        _ = try RandomSourceError.elementCount(of: shape, limit: Self.maximumElementCount)
+        var tensor = Tensor(uninitializedValidShape: shape)
+        tensor.withUnsafeMutableBufferPointer { fillNormal($0) }
+        return tensor
     }
 
     /// Uniform float32 noise in [0, 1) of the given shape: `torch.rand(shape, generator=g)`.
     /// - Throws: the same errors as ``randn(_:)``.
     public mutating func rand(_ shape: [Int]) throws(RandomSourceError) -> Tensor {
-        let count = try RandomSourceError.elementCount(of: shape, limit: Self.maximumElementCount)
-        let scalars = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            engine.fillUniformFloat(buffer)
-            initialized = count
-        }
-        return Tensor(shape: shape, scalars: scalars)
+        _ = try RandomSourceError.elementCount(of: shape, limit: Self.maximumElementCount)
+        var tensor = Tensor(uninitializedValidShape: shape)
+        tensor.withUnsafeMutableBufferPointer { engine.fillUniformFloat($0) }
+        return tensor
     }
 
-    /// `count` standard normals in torch's order (the scalars of ``randn(_:)``).
-    mutating func normalScalars(count: Int) -> [Float] {
+    /// Writes standard normals into `buffer` in torch's order (what ``randn(_:)`` returns).
+    mutating func fillNormal(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        let count = buffer.count
         if count < 16 {
-            return (0..<count).map { _ in Float(nextDoubleNormal()) }
+            for i in 0..<count { buffer[i] = Float(nextDoubleNormal()) }
+            return
         }
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            engine.fillUniformFloat(buffer)
-            transform(UnsafeMutableBufferPointer(rebasing: buffer[0..<(count / 16 * 16)]))
-            if count % 16 != 0 {
-                let tail = UnsafeMutableBufferPointer(rebasing: buffer[(count - 16)...])
-                engine.fillUniformFloat(tail)
-                transform(tail)
-            }
-            initialized = count
+        engine.fillUniformFloat(buffer)
+        transform(UnsafeMutableBufferPointer(rebasing: buffer[0..<(count / 16 * 16)]))
+        if count % 16 != 0 {
+            let tail = UnsafeMutableBufferPointer(rebasing: buffer[(count - 16)...])
+            engine.fillUniformFloat(tail)
+            transform(tail)
         }
     }
 

@@ -47,7 +47,7 @@ public struct DDIMScheduler: AlphaScheduler {
         let dirCoeff = (1 - aP - std * std).squareRoot()
         var prev = Tensor.combine(aP.squareRoot(), x0, dirCoeff, eps)
         if eta > 0 {
-            let z = try random.normal(shape: modelOutput.shape)
+            let z = try random.schedulerNoise(shape: modelOutput.shape)
             prev = Tensor.combine(1, prev, std, z)
         }
         stepIndex += 1

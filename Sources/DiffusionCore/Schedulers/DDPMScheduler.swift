@@ -55,7 +55,7 @@ public struct DDPMScheduler: AlphaScheduler {
         let c1 = curAlpha.squareRoot() * bP / bT
         var prev = Tensor.combine(c0, x0, c1, sample)
         if t > 0 {
-            let z = try random.normal(shape: modelOutput.shape)
+            let z = try random.schedulerNoise(shape: modelOutput.shape)
             let variance = max(bP / bT * curBeta, 1e-20)
             let scale: Float
             switch settings.varianceType ?? .fixedSmall {

@@ -54,7 +54,7 @@ public struct DPMSolverMultistepScheduler: SigmaScheduler {
         let x0 = VPPrediction.convertModelOutput(modelOutput, sample: sample, sigma: sigmas[i], settings: s)
         modelOutputs.removeFirst()
         modelOutputs.append(x0)
-        let z: Tensor? = s.algorithmType == .sdeDpmsolverPlusPlus ? try random.normal(shape: modelOutput.shape) : nil
+        let z: Tensor? = s.algorithmType == .sdeDpmsolverPlusPlus ? try random.schedulerNoise(shape: modelOutput.shape) : nil
         let prev: Tensor
         if s.solverOrder == 1 || lowerOrderNums < 1 || lowerOrderFinal {
             prev = VPPrediction.dpmSolverFirstOrder(x0, sample: sample, noise: z, sigmaFrom: sigmas[i], sigmaTo: sigmas[i + 1])

@@ -71,7 +71,7 @@ public struct DPMSolverSDEScheduler: SigmaScheduler {
             let ancestralT = tFn(sDown)
             let c1 = sigmaFn(ancestralT) / sigmaFn(t)
             let c2 = -Foundation.expm1(t - ancestralT)
-            let z = try random.normal(shape: modelOutput.shape)
+            let z = try random.schedulerNoise(shape: modelOutput.shape)
             let moved = Tensor.combine(c1, x, c2, x0)
             out = Tensor.zipWith(moved, z) { u, zv in u + zv * sNoise * sUp }
             if first { savedSample = x; midPointSigma = sigmaFn(tNext) } else { savedSample = nil; midPointSigma = nil }

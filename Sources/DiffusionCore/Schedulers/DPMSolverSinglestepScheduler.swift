@@ -75,7 +75,7 @@ public struct DPMSolverSinglestepScheduler: SigmaScheduler {
         let x0 = VPPrediction.convertModelOutput(modelOutput, sample: sample, sigma: sigmas[i], settings: s)
         modelOutputs.removeFirst()
         modelOutputs.append(x0)
-        let z: Tensor? = s.algorithmType == .sdeDpmsolverPlusPlus ? try random.normal(shape: modelOutput.shape) : nil
+        let z: Tensor? = s.algorithmType == .sdeDpmsolverPlusPlus ? try random.schedulerNoise(shape: modelOutput.shape) : nil
         var order = orderList[min(i, orderList.count - 1)]
         while order > 1 && modelOutputs[modelOutputs.count - order] == nil { order -= 1 }
         if order == 1 { anchor = sample }

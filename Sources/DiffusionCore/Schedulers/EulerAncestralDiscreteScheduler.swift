@@ -31,7 +31,7 @@ public struct EulerAncestralDiscreteScheduler: SigmaScheduler {
         let x0 = DiscreteSigmaSchedule.predictOriginal(modelOutput, sample: sample, sigma: sigma, sigmaHat: sigma, type: settings.predictionType)
         let (sigmaUp, sigmaDown) = DiscreteSigmaSchedule.ancestralStep(from: sigma, to: sigmaTo)
         let dt = sigmaDown - sigma
-        let z = try random.normal(shape: modelOutput.shape)
+        let z = try random.schedulerNoise(shape: modelOutput.shape)
         var out = Tensor.zipWith(sample, x0) { xv, pv in xv + ((xv - pv) / sigma) * dt }
         out = Tensor.combine(1, out, sigmaUp, z)
         stepIndex += 1

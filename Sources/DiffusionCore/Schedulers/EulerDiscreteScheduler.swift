@@ -69,7 +69,7 @@ public struct EulerDiscreteScheduler: SigmaScheduler {
         let sigmaHat = sigma * (gamma + 1)
         var x = sample
         if gamma > 0 {
-            let z = try random.normal(shape: modelOutput.shape)
+            let z = try random.schedulerNoise(shape: modelOutput.shape)
             let c = (sigmaHat * sigmaHat - sigma * sigma).squareRoot()
             x = Tensor.zipWith(x, z) { xv, zv in xv + (zv * sNoise) * c }
         }

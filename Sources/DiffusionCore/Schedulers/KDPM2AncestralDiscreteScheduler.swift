@@ -65,7 +65,7 @@ public struct KDPM2AncestralDiscreteScheduler: SigmaScheduler {
             let d = Tensor.zipWith(sample, x0) { xv, pv in (xv - pv) / sigmaI }
             let moved = Tensor.zipWith(savedSample ?? sample, d) { xv, dv in xv + dv * dt }
             savedSample = nil
-            let z = try random.normal(shape: modelOutput.shape)
+            let z = try random.schedulerNoise(shape: modelOutput.shape)
             out = Tensor.combine(1, moved, sigmaUp, z)
         }
         stepIndex += 1

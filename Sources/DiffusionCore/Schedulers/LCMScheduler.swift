@@ -99,7 +99,7 @@ public struct LCMScheduler: AlphaScheduler {
         denoised = den
         stepIndex += 1
         if i != numInferenceSteps - 1 {
-            let z = try random.normal(shape: modelOutput.shape)
+            let z = try random.schedulerNoise(shape: modelOutput.shape)
             return Tensor.combine(aP.squareRoot(), den, (1 - aP).squareRoot(), z)
         }
         return den

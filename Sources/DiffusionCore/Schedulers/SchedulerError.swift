@@ -20,8 +20,8 @@ public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible 
     case scheduleExhausted(scheduler: String, stepIndex: Int, count: Int)
     /// A tensor passed to the scheduler does not have the expected shape.
     case shapeMismatch(expected: [Int], actual: [Int])
-    /// A random source could not supply noise of the requested shape.
-    case randomSourceExhausted(requestedShape: [Int])
+    /// The random source could not supply the noise a step needs.
+    case randomSource(underlying: RandomSourceError)
 
     public var description: String {
         switch self {
@@ -43,8 +43,8 @@ public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible 
             return "\(scheduler): step \(index) called but the schedule has only \(count) model calls"
         case let .shapeMismatch(expected, actual):
             return "shape mismatch: expected \(expected), got \(actual)"
-        case let .randomSourceExhausted(shape):
-            return "the random source has no more noise of shape \(shape)"
+        case let .randomSource(underlying):
+            return underlying.description
         }
     }
 }

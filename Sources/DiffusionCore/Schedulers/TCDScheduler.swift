@@ -51,7 +51,7 @@ public struct TCDScheduler: AlphaScheduler {
         let noised = Tensor.combine(aS.squareRoot(), x0, (1 - aS).squareRoot(), eps)
         stepIndex += 1
         if gamma > 0 && i != numInferenceSteps - 1 {
-            let z = try random.normal(shape: modelOutput.shape)
+            let z = try random.schedulerNoise(shape: modelOutput.shape)
             let r = aP / aS
             return Tensor.combine(r.squareRoot(), noised, (1 - r).squareRoot(), z)
         }
