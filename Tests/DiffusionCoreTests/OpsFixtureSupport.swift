@@ -36,7 +36,7 @@ enum KernelPaths {
     /// The portable path and, when the processor has it, the AVX2 path.
     static var levels: [KernelLevel] { KernelLevel.best == .portable ? [.portable] : [.portable, .avx2] }
 
-    static func forEach(_ body: (KernelLevel) throws -> Void) rethrows {
+    static func forEach(levels: [KernelLevel] = levels, _ body: (KernelLevel) throws -> Void) rethrows {
         lock.lock()
         defer { KernelLevel.setMaximum(nil); lock.unlock() }
         for level in levels {

@@ -1,0 +1,56 @@
+import CDiffusionKernels
+import COpenBLAS
+
+/// 3×3 stride-1 convolution through Winograd F(4×4, 3×3): 36 GEMMs in the transform domain on 4× fewer
+/// multiplications than the direct convolution. Weights are transformed per call into workspace scratch (a
+/// model never keeps them transformed), one block of output channels at a time; tiles go in chunks sized to
+/// stay in cache. Transforms are split over the cores between the GEMMs, which use OpenBLAS's threads.
+enum WinogradConv {
+    static let planes = Int(DK_WINOGRAD43_PLANES)
+
+    static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: WeightMatrix, bias: UnsafePointer<Float>?,
+                    output: UnsafeMutablePointer<Float>, workspace: Workspace?,
+                    plan forcedPlan: ConvPlanner.WinogradPlan? = nil) {
+        let plan = forcedPlan ?? ConvPlanner.winograd(g)
+        let cin = g.inChannels, cout = g.outChannels
+        let tilesY = (g.outHeight + 3) / 4, tilesX = (g.outWidth + 3) / 4
+        let tiles = plan.tiles
+        let uScratch = Scratch(count: planes * plan.coBlock * cin, workspace: workspace)
+        let vScratch = Scratch(count: planes * cin * plan.tileChunk, workspace: workspace)
+        let mScratch = Scratch(count: planes * plan.coBlock * plan.tileChunk, workspace: workspace)
+        defer { uScratch.release(); vScratch.release(); mScratch.release() }
+        let u = uScratch.pointer, v = vScratch.pointer, m = mScratch.pointer
+        let vKeptAcrossBlocks = plan.tileChunk == tiles
+        let dtype = weight.convKernelType
+        weight.withStoredElements { w in
+            for cb in stride(from: 0, to: cout, by: plan.coBlock) {
+                let nb = min(plan.coBlock, cout - cb)
+                Parallel.forEach(nb, grain: 4) { r in
+                    dk_winograd43_weights(w, dtype, Int32(cin), Int32(cb + r.lowerBound), Int32(r.count),
+                                          u + r.lowerBound * cin, nb * cin)
+                }
+                for t0 in stride(from: 0, to: tiles, by: plan.tileChunk) {
+                    let tn = min(plan.tileChunk, tiles - t0)
+                    if !(vKeptAcrossBlocks && cb > 0) {
+                        Parallel.forEach(cin, grain: 4) { r in
+                            dk_winograd43_input(input, Int32(cin), Int32(g.height), Int32(g.width),
+                                                Int32(g.padding.top), Int32(g.padding.left),
+                                                Int32(tilesY), Int32(tilesX), t0, Int32(tn),
+                                                Int32(r.lowerBound), Int32(r.count), v + r.lowerBound * tn, cin * tn)
+                        }
+                    }
+                    for xi in 0..<planes {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb), Int32(tn), Int32(cin), 1,
+                                    u + xi * nb * cin, Int32(cin), v + xi * cin * tn, Int32(tn), 0,
+                                    m + xi * nb * tn, Int32(tn))
+                    }
+                    Parallel.forEach(nb, grain: 4) { r in
+                        dk_winograd43_output(m + r.lowerBound * tn, nb * tn, Int32(cb + r.lowerBound), Int32(r.count),
+                                             bias, output, Int32(cout), Int32(g.outHeight), Int32(g.outWidth),
+                                             Int32(tilesY), Int32(tilesX), t0, Int32(tn))
+                    }
+                }
+            }
+        }
+    }
+}
