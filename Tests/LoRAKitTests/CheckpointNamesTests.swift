@@ -36,7 +36,7 @@ struct CheckpointNamesTests {
             let p = e.name.split(separator: ".")
             return e.component == .unet && p.count > 2 && p[0] == "up_blocks" && p[2] == "attentions" ? Int(p[1]) : nil
         })
-        var checked = 0
+        var checked = 0, fused = 0
         for e in entries where !e.transposed {
             if e.component == .unet {
                 let original = UNetCheckpointNames.originalName(diffusers: e.name, upBlocksWithAttention: upWithAttention)
@@ -47,10 +47,12 @@ struct CheckpointNamesTests {
                 if encoder.openCLIP {
                     let mapped = try #require(TextEncoderCheckpointNames.openCLIPName(transformers: name), "\(name)")
                     #expect(encoder.prefix + mapped.name == e.ldmKey, "\(name)")
-                    if let rows = e.rows, let third = mapped.fusedThird {
+                    if let rows = e.rows {
+                        let third = try #require(mapped.fusedThird, "\(name): rows \(rows) of a fused tensor, but no third")
                         #expect(rows[0] == third * (rows[1] - rows[0]), "\(name) rows \(rows) vs third \(third)")
+                        fused += 1
                     } else {
-                        #expect(e.rows == nil && mapped.fusedThird == nil, "\(name)")
+                        #expect(mapped.fusedThird == nil, "\(name)")
                     }
                 } else {
                     #expect(encoder.prefix + name == e.ldmKey, "\(name)")
@@ -59,6 +61,35 @@ struct CheckpointNamesTests {
             checked += 1
         }
         #expect(checked > 100)
+        #expect(fused == Self.fusedCount[family], "\(fused) fused thirds checked")
+        try Self.checkTransposed(entries, family: family) { e in
+            let name = TextEncoderCheckpointNames.withTextModelLevel(e.name)
+            let encoder = try #require(layout.encoders.first { $0.component == e.component })
+            guard let mapped = TextEncoderCheckpointNames.openCLIPName(transformers: name) else {
+                Issue.record("no checkpoint name for \(name)")
+                return
+            }
+            #expect(encoder.prefix + mapped.name == e.ldmKey, "\(name)")
+        }
+    }
+
+    /// Fused q/k/v thirds in each family's proven map: 2 OpenCLIP layers × q/k/v × weight/bias.
+    static let fusedCount = ["sd1": 0, "sd2": 12, "sdxl": 12]
+    /// Tensors stored transposed in the checkpoint (SDXL's `text_projection`).
+    static let transposedCount = ["sd1": 0, "sd2": 0, "sdxl": 1]
+
+    /// Runs `check` on each transposed entry of the proven map. The name tables do not yet map SDXL's
+    /// transposed `text_projection` (`conditioner.embedders.1.model.text_projection` holds its transpose):
+    /// the check runs and its failure is reported as a known issue, so the gap stays visible in every run,
+    /// and the test fails as soon as the mapping exists, to have this marker removed.
+    static func checkTransposed(_ entries: [Entry], family: String, _ check: (Entry) throws -> Void) throws {
+        let transposed = entries.filter(\.transposed)
+        #expect(transposed.count == transposedCount[family], "\(transposed.map(\.name))")
+        for e in transposed {
+            withKnownIssue("no checkpoint mapping for the transposed \(e.component.rawValue)/\(e.name)") {
+                try check(e)
+            }
+        }
     }
 
     @Test("original → diffusers names match the proven map", arguments: ["sd1", "sd2", "sdxl"])
@@ -69,13 +100,33 @@ struct CheckpointNamesTests {
         try CheckpointBuilder.build(model: family, folder: MergeFixtures.url(family), to: checkpoint)
         let file = try SafetensorsFile(contentsOf: checkpoint)
         let index = ParameterIndex.checkpoint(file)
-        for e in try Self.entries(family) where !e.transposed {
+        let entries = try Self.entries(family)
+        var checked = 0, fused = 0
+        for e in entries where !e.transposed {
             let name = e.component == .unet ? e.name : TextEncoderCheckpointNames.withTextModelLevel(e.name)
-            let location = index.location(of: ParameterKey(component: e.component, name: name))
-            #expect(location?.tensorName == e.ldmKey, "\(e.component.rawValue)/\(name)")
-            if let rows = e.rows, let third = location?.fusedThird {
-                #expect(rows[0] == third * (rows[1] - rows[0]))
+            guard let location = index.location(of: ParameterKey(component: e.component, name: name)) else {
+                Issue.record("no checkpoint location for \(e.component.rawValue)/\(name)")
+                continue
             }
+            #expect(location.tensorName == e.ldmKey, "\(e.component.rawValue)/\(name)")
+            if let rows = e.rows {
+                let third = try #require(location.fusedThird, "\(name): rows \(rows) of a fused tensor, but no third")
+                #expect(rows[0] == third * (rows[1] - rows[0]), "\(name) rows \(rows) vs third \(third)")
+                fused += 1
+            } else {
+                #expect(location.fusedThird == nil, "\(name)")
+            }
+            checked += 1
+        }
+        #expect(checked > 100)
+        #expect(fused == Self.fusedCount[family], "\(fused) fused thirds checked")
+        try Self.checkTransposed(entries, family: family) { e in
+            let name = TextEncoderCheckpointNames.withTextModelLevel(e.name)
+            guard let location = index.location(of: ParameterKey(component: e.component, name: name)) else {
+                Issue.record("no checkpoint location for \(name)")
+                return
+            }
+            #expect(location.tensorName == e.ldmKey, "\(name)")
         }
     }
 }

@@ -61,13 +61,16 @@ struct LoRAParsingTests {
     @Test("strength scales additive deltas linearly")
     func strength() throws {
         let f = try LoRAFixture("loha")
+        var tested = 0
         for m in f.lora.modules {
-            guard let c = LoRAFixture.shape(of: m, in: f) else { continue }
+            let c = try #require(LoRAFixture.shape(of: m, in: f), "no base shape for \(m.target)")
+            tested += 1
             var a = [Float](repeating: 0.5, count: c.reduce(1, *))
             let d = try m.deltaWeight(shape: c)
             try m.apply(toWeight: &a, shape: c, strength: 0.3)
             for i in a.indices { #expect(abs(a[i] - (0.5 + 0.3 * d[i])) < 1e-5, "index \(i)") }
         }
+        #expect(tested == 3)
     }
 
     @Test("base model detection, metadata opinion and conflicts")
@@ -99,11 +102,11 @@ struct LoRAParsingTests {
         #expect(h.autoV2 == String(h.sha256.prefix(10)))
     }
 
-    @Test("real files: cloneofsimo format with embedded tokens, and an SVD-extracted one")
+    @Test("real files: cloneofsimo format with embedded tokens, and an SVD-extracted one",
+          .enabled(if: RealWorld.isPresent, RealWorld.missingReason))
     func realWorld() throws {
         for name in ["lora_disney.safetensors", "analog_svd_rank4.safetensors"] {
-            guard let url = realWorldURL(name) else { continue }
-            let lora = try LoRAFile(contentsOf: url)
+            let lora = try LoRAFile(contentsOf: try RealWorld.url(name))
             #expect(lora.format == .cloneofsimo, "\(name)")
             #expect(lora.unrecognized.isEmpty, "\(name): \(lora.unrecognized.map(\.reason))")
             #expect(lora.modules.count == 144 + 48, "\(name)")
@@ -111,10 +114,8 @@ struct LoRAParsingTests {
             let ff = try #require(lora.module(for: ModuleTarget(component: .unet, path: "down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj")))
             #expect(ff.tensorShapes.values.contains([2560, ff.rank ?? 0]))
         }
-        if let url = realWorldURL("lora_disney.safetensors") {
-            let lora = try LoRAFile(contentsOf: url)
-            #expect(lora.embeddedTokens.map(\.name).sorted() == ["<s1>", "<s2>"])
-        }
+        let lora = try LoRAFile(contentsOf: try RealWorld.url("lora_disney.safetensors"))
+        #expect(lora.embeddedTokens.map(\.name).sorted() == ["<s1>", "<s2>"])
     }
 }
 

@@ -13,25 +13,33 @@ struct LoRAFixture {
     }
 
     /// Every tested parameter: target, whether it is the bias, base and expected tensors.
-    var cases: [(target: ModuleTarget, isBias: Bool, base: TensorView, expected: TensorView)] {
-        expected.tensors.compactMap { info in
-            guard info.name.hasPrefix("base.") else { return nil }
-            let name = String(info.name.dropFirst("base.".count))
+    ///
+    /// Every `expected.` tensor of the expected file is a case; a malformed name or a missing `base.`
+    /// partner is a failure, never a silently dropped case. (`base.` tensors without an `expected.` partner
+    /// are parameters the adapter leaves alone, such as a DoRA layer's bias.)
+    func cases(sourceLocation: SourceLocation = #_sourceLocation) throws -> [(target: ModuleTarget, isBias: Bool, base: TensorView, expected: TensorView)] {
+        try expected.tensors.filter { $0.name.hasPrefix("expected.") }.map { info in
+            let name = String(info.name.dropFirst("expected.".count))
             let isBias = name.hasSuffix(".bias")
+            #expect(isBias || name.hasSuffix(".weight"), "\(info.name): neither .weight nor .bias", sourceLocation: sourceLocation)
             let stem = String(name.dropLast(isBias ? ".bias".count : ".weight".count))
-            guard let dot = stem.firstIndex(of: "."), let component = ModelComponent(rawValue: String(stem[..<dot])),
-                  let base = try? expected.tensor(named: info.name),
-                  let want = try? expected.tensor(named: "expected." + name) else { return nil }
+            let dot = try #require(stem.firstIndex(of: "."), "\(info.name): no component", sourceLocation: sourceLocation)
+            let component = try #require(ModelComponent(rawValue: String(stem[..<dot])), "\(info.name): unknown component", sourceLocation: sourceLocation)
+            let base = try expected.tensor(named: "base." + name)
+            let want = try expected.tensor(info)
             return (ModuleTarget(component: component, path: String(stem[stem.index(after: dot)...])), isBias, base, want)
         }
     }
 
     /// Applies the file's module for each case at strength 1 and returns the largest abs error.
     /// Records an issue (index and both values) for any element over `tolerance`.
+    /// - Parameter count: how many parameters the fixture script wrote for this file; a different number
+    ///   (a missing or truncated fixture) fails instead of testing less.
     @discardableResult
-    func verify(tolerance: Float = 1e-5, sourceLocation: SourceLocation = #_sourceLocation) throws -> Float {
+    func verify(cases count: Int, tolerance: Float = 1e-5, sourceLocation: SourceLocation = #_sourceLocation) throws -> Float {
         var worst: Float = 0
-        #expect(!cases.isEmpty, sourceLocation: sourceLocation)
+        let cases = try cases(sourceLocation: sourceLocation)
+        #expect(cases.count == count, "expected \(count) tested parameters, the fixture holds \(cases.count)", sourceLocation: sourceLocation)
         for c in cases {
             guard let module = lora.module(for: c.target) else {
                 Issue.record("no module for \(c.target); unrecognized: \(lora.unrecognized.map(\.reason))", sourceLocation: sourceLocation)
@@ -55,10 +63,4 @@ struct LoRAFixture {
         }
         return worst
     }
-}
-
-/// The shared real-world files, when present on this machine.
-func realWorldURL(_ name: String) -> URL? {
-    let url = URL(fileURLWithPath: "/work/shared/realworld/\(name)")
-    return FileManager.default.fileExists(atPath: url.path) ? url : nil
 }

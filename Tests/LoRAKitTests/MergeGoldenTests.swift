@@ -16,7 +16,7 @@ struct MergeGoldenTests {
         dtype == .f16 ? max(abs(value) * 0x1p-10, 0x1p-24) : 1e-5
     }
 
-    @Test("baking into a diffusers folder matches diffusers", arguments: MergeCase.all())
+    @Test("baking into a diffusers folder matches diffusers", arguments: try MergeCase.all())
     func folder(_ c: MergeCase) throws {
         let tmp = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
@@ -56,7 +56,7 @@ struct MergeGoldenTests {
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("scheduler/scheduler_config.json").path))
     }
 
-    @Test("baking into the single-file checkpoint gives the same weights", arguments: MergeCase.all())
+    @Test("baking into the single-file checkpoint gives the same weights", arguments: try MergeCase.all())
     func checkpoint(_ c: MergeCase) throws {
         let tmp = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }

@@ -21,10 +21,17 @@ struct MergeCase: Decodable, CustomTestStringConvertible, Sendable {
 
     var testDescription: String { name }
 
-    static func all() -> [MergeCase] {
-        guard let url = Bundle.module.url(forResource: "cases", withExtension: "json", subdirectory: "Fixtures/merge"),
-              let data = try? Data(contentsOf: url),
-              let cases = try? JSONDecoder().decode([MergeCase].self, from: data) else { return [] }
+    /// How many cases `merge_fixtures.py` writes.
+    static let expectedCount = 10
+
+    /// Every case of `cases.json`. A missing, malformed or short fixture throws (the parameterised tests
+    /// then fail) instead of turning into zero cases, which would report the tests as skipped.
+    static func all() throws -> [MergeCase] {
+        let url = MergeFixtures.url("cases.json")
+        let cases = try JSONDecoder().decode([MergeCase].self, from: Data(contentsOf: url))
+        guard cases.count == expectedCount else {
+            throw FixtureError("Fixtures/merge/cases.json holds \(cases.count) cases, expected \(expectedCount)")
+        }
         return cases
     }
 
@@ -34,6 +41,12 @@ struct MergeCase: Decodable, CustomTestStringConvertible, Sendable {
             return MergeSource(lora: lora, strength: l.strength, unetStrength: l.unet_strength, textEncoderStrength: l.te_strength)
         }
     }
+}
+
+/// A fixture that is missing or does not hold what its generator writes.
+struct FixtureError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 enum MergeFixtures {

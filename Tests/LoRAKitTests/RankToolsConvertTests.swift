@@ -276,6 +276,11 @@ struct RankToolsConvertTests {
             // The committed file is byte for byte what the converter writes now from the same input.
             let original = try #require(Bundle.module.url(forResource: "Fixtures/" + (c["original"] as! String), withExtension: nil))
             let committed = try #require(Bundle.module.url(forResource: "Fixtures/" + (c["converted"] as! String), withExtension: nil))
+            // The verdict was reached on these exact bytes.
+            #expect(try SafetensorsFile(contentsOf: original).computeHashes().sha256 == c["original_sha256"] as? String,
+                    "\(name): the original is not the file the verdict judged; rerun Scripts/fixtures/convert_fixtures.py")
+            #expect(try SafetensorsFile(contentsOf: committed).computeHashes().sha256 == c["converted_sha256"] as? String,
+                    "\(name): the converted file is not the file the verdict judged; rerun Scripts/fixtures/convert_fixtures.py")
             let layout = try #require(LoRAConversion.Layout(rawValue: c["layout"] as! String))
             let fresh = folder.appendingPathComponent(name + ".safetensors")
             _ = try LoRAConversion.convert(try LoRAFile(contentsOf: original), options: .init(layout: layout), output: fresh)

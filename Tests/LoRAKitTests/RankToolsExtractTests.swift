@@ -46,13 +46,16 @@ struct RankToolsExtractTests {
             let torch = try expected.tensor(named: "\(name)/\(stem)").floats()
             var err = RankFixtures.relativeError(x.delta, torch)
             if err > Self.tolerance {
-                // Other singular-vector signs than torch's: redo the factorisation with torch's signs.
-                let m = try #require(byName[stem])
-                let delta = try LoRAExtraction.difference(m, a, b)
+                // Our SVD picked other singular-vector signs than torch's, and the signed clamp sees them:
+                // give torch's unclamped factors the written file's signs, clamp them as kohya does, and
+                // compare the file with that.
+                let us = try expected.tensor(named: "\(name)/\(stem).us").floats()
                 let vh = try expected.tensor(named: "\(name)/\(stem).vh").floats()
-                let aligned = try ExtractFixtures.alignedProduct(delta, shape: m.shape, rank: module.rank,
-                                                                 torchVh: vh, clamp: c.options.clampQuantile)
-                err = RankFixtures.relativeError(aligned.product, torch)
+                let singular = try expected.tensor(named: "\(name)/\(stem).s").floats()
+                let down = try mine.tensor(named: stem + ".lora_down.weight").floats()
+                let aligned = try ExtractFixtures.torchProduct(us: us, vh: vh, singularValues: singular, signsOf: down,
+                                                               rank: module.rank, clamp: c.options.clampQuantile)
+                err = RankFixtures.relativeError(x.delta, aligned.product)
                 realigned += 1
                 if aligned.minGap < 0.01 {
                     // Nearly equal kept singular values: their vectors are only defined to ~ε·S₀/gap, and
@@ -225,21 +228,23 @@ enum ExtractFixtures {
         return tuned
     }
 
-    /// kohya's product for `delta` with our SVD, each singular triplet's sign set to torch's (from its Vh rows).
-    static func alignedProduct(_ delta: [Float], shape: [Int], rank: Int, torchVh: [Float], clamp: Float?) throws -> (product: [Float], minGap: Float) {
-        let rows = shape[0], columns = delta.count / rows
-        let svd = try SingularDecomposition.dense(delta, rows: rows, columns: columns)
-        var (up, down) = svd.factors(rank: rank)
+    /// kohya's clamped product from torch's unclamped factors (`us` = U·diag(S), rows × rank; `vh`, rank × columns),
+    /// each singular triplet's sign set to that of the written file's down row; and the smallest gap between
+    /// a kept singular value and the next one, relative to S₀.
+    static func torchProduct(us: [Float], vh: [Float], singularValues s: [Float], signsOf fileDown: [Float],
+                             rank: Int, clamp: Float?) throws -> (product: [Float], minGap: Float) {
+        let columns = vh.count / rank, rows = us.count / rank
+        try #require(fileDown.count == vh.count && rows * rank == us.count, "factor sizes differ from torch's")
+        var up = us, down = vh
         for k in 0..<rank {
             var dot: Float = 0
-            for j in 0..<columns { dot += down[k * columns + j] * torchVh[k * columns + j] }
+            for j in 0..<columns { dot += fileDown[k * columns + j] * vh[k * columns + j] }
             if dot < 0 {
                 for j in 0..<columns { down[k * columns + j] = -down[k * columns + j] }
                 for i in 0..<rows { up[i * rank + k] = -up[i * rank + k] }
             }
         }
         if let clamp { QuantileClamp.apply(up: &up, down: &down, quantile: clamp) }
-        let s = svd.s
         var gap = Float.infinity
         for i in 0..<min(rank, s.count - 1) { gap = min(gap, (s[i] - s[i + 1]) / max(s[0], .leastNormalMagnitude)) }
         return (try BLAS.product(m: rows, n: columns, k: rank, up, down), gap)

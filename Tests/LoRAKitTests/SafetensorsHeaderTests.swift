@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LoRAKit
 
@@ -26,6 +27,45 @@ struct SafetensorsHeaderTests {
                 Issue.record("prefix \(prefix) not reported as foreign"); continue
             }
         }
+    }
+
+    @Test("text saved as .safetensors is named: git-LFS pointer, HTML page, JSON, other text")
+    func textFilesAreNamed() throws {
+        let lfs = """
+            version https://git-lfs.github.com/spec/v1
+            oid sha256:4a1a8c6e2e9f0b3c7d5e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c
+            size 151108832
+
+            """
+        let cases: [(String, String)] = [
+            (lfs, "a git-LFS pointer, not the file it points to (151108832 bytes); fetch the file with `git lfs pull` or download it again"),
+            ("\u{FEFF}<!DOCTYPE html>\n<html><head><title>Sign in</title></head></html>\n", "an HTML page, not a model file (a download that saved a login or error page?)"),
+            ("  <HTML>\n<body>404</body>", "an HTML page, not a model file (a download that saved a login or error page?)"),
+            ("{\"_class_name\": \"UNet2DConditionModel\"}\n", "looks like JSON text, not a model file (a config or index file saved under this name?)"),
+            ("Entry not found\n", "looks like text (\"Entry not found\"): a git-LFS pointer or a saved web page?"),
+            ("café au lait – naïve résumé, long enough\n", "looks like text (\"café au lait – naïve résumé, long enough\"): a git-LFS pointer or a saved web page?"),
+        ]
+        for (text, reason) in cases {
+            #expect(parseError(Array(text.utf8)) == .notSafetensors(reason: reason), "\(text.prefix(20))")
+        }
+        // The reason reaches the LoRA reader and the message users see.
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lfs-\(UUID().uuidString).safetensors")
+        try Data(lfs.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(throws: LoRAError.self) { try LoRAFile(contentsOf: url) }
+        do { _ = try LoRAFile(contentsOf: url) } catch { #expect("\(error)".contains("git-LFS pointer"), "\(error)") }
+        // A long text is judged by its start; a cut multi-byte character at the window's end is still text.
+        let long = String(repeating: "é", count: TextFileSniffer.window)
+        #expect(parseError(Array(long.utf8))?.description.contains("looks like text") == true)
+    }
+
+    @Test("binary that is not text keeps the header-length error")
+    func binaryIsNotText() {
+        // Printable start, then a control byte: not text.
+        var bytes = Array("abcdefgh".utf8) + [0x00, 0x01] + Array("rest".utf8)
+        #expect(parseError(bytes) == .headerTooLarge(length: 0x6867_6665_6463_6261))
+        bytes = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F] + [UInt8](repeating: 0x41, count: 16)
+        #expect(parseError(bytes) == .headerTooLarge(length: 0x7FFF_FFFF_FFFF_FFFF))
     }
 
     @Test("fewer than 8 bytes")

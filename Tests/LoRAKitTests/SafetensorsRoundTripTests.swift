@@ -52,6 +52,36 @@ struct SafetensorsRoundTripTests {
         #expect(ElementConversion.bfloat16Bits(.nan) == 0x7FC0)
     }
 
+    @Test("F32 → BF16 rounds as torch does (random bit patterns, ties, overflow, subnormals, NaN)")
+    func bfloat16AgainstTorch() throws {
+        let table = try SafetensorsFile(contentsOf: Fixtures.url("bf16_from_f32.safetensors", subdirectory: "safetensors"))
+        let input = try table.tensor(named: "f32"), torch = try table.tensor(named: "bf16")
+        #expect(input.dtype == .f32 && torch.dtype == .bf16)
+        let values = input.floats()
+        #expect(values.count == 4096 + 82)
+        let want: [UInt16] = torch.withUnsafeBytes { raw in (0..<raw.count / 2).map { raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self) } }
+        try #require(want.count == values.count)
+        // The encoder the writer uses, over the whole table at once.
+        var encoded = [UInt8](repeating: 0, count: values.count * 2)
+        values.withUnsafeBufferPointer { v in encoded.withUnsafeMutableBytes { ElementConversion.encode(v, as: .bf16, into: $0) } }
+        var nans = 0, mismatches = 0
+        for i in values.indices {
+            let got = UInt16(encoded[2 * i]) | UInt16(encoded[2 * i + 1]) << 8
+            #expect(got == ElementConversion.bfloat16Bits(values[i]))
+            if values[i].isNaN {
+                // torch writes NaN as 0xFFFF (vectorised CPU path) or 0x7FC0 (scalar): both quiet NaNs.
+                nans += 1
+                #expect(got & 0x7F80 == 0x7F80 && got & 0x0040 != 0, "NaN \(values[i].bitPattern) → \(got)")
+                #expect(want[i] & 0x7F80 == 0x7F80 && want[i] & 0x007F != 0)
+            } else if got != want[i] {
+                mismatches += 1
+                if mismatches <= 10 { Issue.record("f32 bits \(String(values[i].bitPattern, radix: 16)): got \(String(got, radix: 16)), torch \(String(want[i], radix: 16))") }
+            }
+        }
+        #expect(mismatches == 0)
+        #expect(nans >= 8)
+    }
+
     @Test("the writer refuses an existing output unless asked, and never an input")
     func overwriteRules() throws {
         let folder = try makeTemporaryFolder()

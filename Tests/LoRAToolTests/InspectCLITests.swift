@@ -60,11 +60,10 @@ struct InspectCLITests {
         #expect(r.stderr.contains("header length"))
     }
 
-    @Test("real files print every tensor and the metadata")
+    @Test("real files print every tensor and the metadata", .enabled(if: RealWorld.isPresent, RealWorld.missingReason))
     func realWorld() throws {
         for name in ["lora_disney.safetensors", "analog_svd_rank4.safetensors"] {
-            let path = "/work/shared/realworld/\(name)"
-            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let path = try RealWorld.url(name).path
             let r = try CLI.run(["inspect", path])
             #expect(r.status == 0)
             #expect(r.stdout.contains("Format:       cloneofsimo"))
