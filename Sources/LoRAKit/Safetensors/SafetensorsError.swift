@@ -3,7 +3,8 @@
 /// The checks follow the reference implementation (huggingface/safetensors) and
 /// add the ones it leaves implicit (duplicate keys, gaps and overlaps named apart).
 public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The file is empty, a PyTorch pickle/zip archive, a PNG, or otherwise clearly not safetensors.
+    /// The file is empty, a PyTorch pickle/zip archive, a PNG/JPEG, GGUF, a git-LFS pointer, an HTML page or
+    /// other text, or otherwise clearly not safetensors.
     case notSafetensors(reason: String)
     /// Fewer than 8 bytes: no room for the header length.
     case headerTooSmall(fileSize: Int)

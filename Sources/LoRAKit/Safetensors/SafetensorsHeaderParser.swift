@@ -53,7 +53,8 @@ enum SafetensorsHeaderParser {
         return String(validating: UnsafeRawBufferPointer(rebasing: bytes[i...]), as: UTF8.self) != nil
     }
 
-    /// Distinct errors for files that are plainly something else. Only files whose first
+    /// Distinct errors for files that are plainly something else (including text: a git-LFS pointer, an HTML
+    /// page). Only files whose first
     /// eight bytes are not a usable header length are checked: a real header length can
     /// begin with the same bytes as a pickle (640 is `80 02 00 …`).
     private static func rejectForeignFormats(_ file: UnsafeRawBufferPointer) throws(SafetensorsError) {
@@ -75,6 +76,7 @@ enum SafetensorsHeaderParser {
         if starts(with: [0x89, 0x50, 0x4E, 0x47]) { throw .notSafetensors(reason: "a PNG image") }
         if starts(with: [0xFF, 0xD8, 0xFF]) { throw .notSafetensors(reason: "a JPEG image") }
         if starts(with: Array("GGUF".utf8)) { throw .notSafetensors(reason: "a GGUF file") }
+        if let text = TextFileSniffer.describe(file) { throw .notSafetensors(reason: text) }
     }
 
     private static func parseMetadata(_ value: HeaderJSON) throws(SafetensorsError) -> [String: String] {
