@@ -1,0 +1,34 @@
+/// Why a diffusion model (UNet, VAE, TAESD) could not be configured, loaded or run.
+public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `config.json` is missing, not JSON, or lacks a field the graph needs.
+    case invalidConfig(component: String, reason: String)
+    /// A config field holds a value this runtime does not implement; the field is named.
+    case unsupportedConfig(component: String, field: String, value: String)
+    /// A weight the graph needs is not in the file.
+    case missingWeight(name: String, file: String)
+    /// A weight has another shape than the config implies.
+    case weightShapeMismatch(name: String, file: String, expected: [Int], found: [Int])
+    /// Tensors in the file that the graph does not use (a sign of the wrong config or model kind).
+    case unexpectedWeights(names: [String], file: String)
+    /// An input tensor of the wrong shape was passed to a model call.
+    case invalidInput(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfig(component, reason):
+            return "\(component): invalid config: \(reason)"
+        case let .unsupportedConfig(component, field, value):
+            return "\(component): config field \"\(field)\" = \(value) is not supported"
+        case let .missingWeight(name, file):
+            return "\(file): weight \"\(name)\" is missing"
+        case let .weightShapeMismatch(name, file, expected, found):
+            return "\(file): weight \"\(name)\" has shape \(found), expected \(expected)"
+        case let .unexpectedWeights(names, file):
+            let shown = names.prefix(5).joined(separator: ", ")
+            let more = names.count > 5 ? " and \(names.count - 5) more" : ""
+            return "\(file): \(names.count) unexpected weight(s): \(shown)\(more)"
+        case let .invalidInput(reason):
+            return "invalid model input: \(reason)"
+        }
+    }
+}
