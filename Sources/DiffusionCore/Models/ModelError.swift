@@ -8,10 +8,14 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingWeight(name: String, file: String)
     /// A weight has another shape than the config implies.
     case weightShapeMismatch(name: String, file: String, expected: [Int], found: [Int])
+    /// A weight that cannot be used (an element type that is not float, a zero-sized shape).
+    case invalidWeight(name: String, file: String, reason: String)
     /// Tensors in the file that the graph does not use (a sign of the wrong config or model kind).
     case unexpectedWeights(names: [String], file: String)
     /// An input tensor of the wrong shape was passed to a model call.
     case invalidInput(String)
+    /// A compute-layer operation failed (its error, described).
+    case computation(String)
 
     public var description: String {
         switch self {
@@ -23,12 +27,28 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(file): weight \"\(name)\" is missing"
         case let .weightShapeMismatch(name, file, expected, found):
             return "\(file): weight \"\(name)\" has shape \(found), expected \(expected)"
+        case let .invalidWeight(name, file, reason):
+            return "\(file): weight \"\(name)\" cannot be used: \(reason)"
         case let .unexpectedWeights(names, file):
             let shown = names.prefix(5).joined(separator: ", ")
             let more = names.count > 5 ? " and \(names.count - 5) more" : ""
             return "\(file): \(names.count) unexpected weight(s): \(shown)\(more)"
         case let .invalidInput(reason):
             return "invalid model input: \(reason)"
+        case let .computation(reason):
+            return "model computation failed: \(reason)"
+        }
+    }
+}
+
+extension ModelError {
+    /// Runs `body`, turning the errors of the compute layer into ``ModelError/computation(_:)`` and passing
+    /// model errors through.
+    static func wrapping<T>(_ body: () throws -> T) throws(ModelError) -> T {
+        do { return try body() } catch let error as ModelError {
+            throw error
+        } catch {
+            throw .computation("\(error)")
         }
     }
 }
