@@ -7,6 +7,7 @@ static inline float dk_act_scalar(float v, dk_activation act) {
     case DK_ACT_GELU_ERF: return dk_gelu_erf_scalar(v);
     case DK_ACT_GELU_TANH: return dk_gelu_tanh_scalar(v);
     case DK_ACT_QUICK_GELU: return v * dk_sigmoid_scalar(1.702f * v);
+    case DK_ACT_RELU: return v > 0.0f ? v : 0.0f;
     default: return v;
     }
 }
@@ -18,6 +19,7 @@ DK_AVX2 static inline __m256 dk_act8(__m256 v, dk_activation act) {
     case DK_ACT_GELU_ERF: return dk_gelu_erf8(v);
     case DK_ACT_GELU_TANH: return dk_gelu_tanh8(v);
     case DK_ACT_QUICK_GELU: return _mm256_mul_ps(v, dk_sigmoid8(_mm256_mul_ps(_mm256_set1_ps(1.702f), v)));
+    case DK_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
     default: return v;
     }
 }

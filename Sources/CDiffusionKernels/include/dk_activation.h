@@ -9,7 +9,8 @@ typedef enum {
     DK_ACT_SILU = 1,       ///< x·σ(x)
     DK_ACT_GELU_ERF = 2,   ///< x·½·(1 + erf(x/√2))
     DK_ACT_GELU_TANH = 3,  ///< ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-    DK_ACT_QUICK_GELU = 4  ///< x·σ(1.702·x)
+    DK_ACT_QUICK_GELU = 4, ///< x·σ(1.702·x)
+    DK_ACT_RELU = 5        ///< max(x, 0)
 } dk_activation;
 
 /// y[i] = act(x[i]) for i in 0..<n.

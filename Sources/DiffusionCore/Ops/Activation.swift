@@ -12,6 +12,8 @@ public enum Activation: String, Sendable, Equatable, CaseIterable {
     case geluTanh
     /// `x·σ(1.702·x)` (CLIP ViT-L/14's `quick_gelu`).
     case quickGELU
+    /// `max(x, 0)` (torch `F.relu`; TAESD).
+    case relu
 
     var kernel: dk_activation {
         switch self {
@@ -20,6 +22,7 @@ public enum Activation: String, Sendable, Equatable, CaseIterable {
         case .geluErf: DK_ACT_GELU_ERF
         case .geluTanh: DK_ACT_GELU_TANH
         case .quickGELU: DK_ACT_QUICK_GELU
+        case .relu: DK_ACT_RELU
         }
     }
 }

@@ -51,7 +51,9 @@ public final class AutoencoderKLModel: @unchecked Sendable {
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
         let config = try AutoencoderKLConfiguration(json: configurationJSON)
         let weights = ComponentWeights(files: weightFiles, description: description, loading: loading)
-        try ModelError.wrapping { try self.init(configuration: config, weights: weights) }
+        do { try self.init(configuration: config, weights: weights) } catch let error as ModelError { throw error } catch {
+            throw .computation("\(error)")
+        }
     }
 
     /// Decodes VAE-space latents `[B, latent, h, w]` (already divided by the scaling factor, as diffusers'

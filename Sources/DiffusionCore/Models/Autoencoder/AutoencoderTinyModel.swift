@@ -95,7 +95,9 @@ public final class AutoencoderTinyModel: @unchecked Sendable {
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
         let config = try AutoencoderTinyConfiguration(json: configurationJSON)
         let weights = ComponentWeights(files: weightFiles, description: description, loading: loading)
-        try ModelError.wrapping { try self.init(configuration: config, weights: weights) }
+        do { try self.init(configuration: config, weights: weights) } catch let error as ModelError { throw error } catch {
+            throw .computation("\(error)")
+        }
     }
 
     /// Decodes latents `[B, latent, h, w]` (TAESD reads the diffusion latents as they are: its scaling factor

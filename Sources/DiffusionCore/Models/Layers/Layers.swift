@@ -31,18 +31,21 @@ struct LinearLayer {
 
 /// A 2-D convolution layer (NCHW), its weights taken from the file at their stored precision.
 struct ConvLayer {
-    let conv: Conv2D
+    let weight: WeightMatrix
+    let bias: Tensor?
+    let options: Conv2DOptions
 
     init(_ w: ComponentWeights, _ prefix: String, in inputs: Int, out outputs: Int, kernel: Int, stride: Int,
          padding: Conv2DPadding, bias hasBias: Bool = true) throws {
-        let weight = try w.matrix("\(prefix).weight", shape: [outputs, inputs, kernel, kernel])
-        let bias = hasBias ? try w.vector("\(prefix).bias", count: outputs) : nil
-        conv = try Conv2D(weight: weight, bias: bias, stride: (stride, stride), padding: padding)
+        weight = try w.matrix("\(prefix).weight", shape: [outputs, inputs, kernel, kernel])
+        bias = hasBias ? try w.vector("\(prefix).bias", count: outputs) : nil
+        options = Conv2DOptions(strideY: stride, strideX: stride, padding: padding)
     }
 
     func callAsFunction(_ x: Tensor, activation: Activation = .none) throws -> Tensor {
-        let y = try conv(x)
-        return activation == .none ? y : try Ops.activation(y, activation)
+        var y = try Ops.conv2d(x, weight: weight, bias: bias, options: options)
+        if activation != .none { try Ops.applyActivation(activation, to: &y) }
+        return y
     }
 }
 

@@ -1,3 +1,4 @@
+import CDiffusionKernels
 import Foundation
 
 /// Model glue that the general ops do not cover: layout changes between NCHW maps and token sequences,
@@ -57,6 +58,10 @@ enum ModelOps {
     /// `x = (x + y) / divisor` element-wise (a residual add with diffusers' `output_scale_factor`).
     static func addScaled(_ x: inout Tensor, _ y: Tensor, divideBy divisor: Float) throws {
         guard x.shape == y.shape else { throw ModelError.invalidInput("residual \(y.shape) for \(x.shape)") }
+        if divisor == 1 {
+            try Ops.add(y, to: &x)
+            return
+        }
         let yc = y.contiguous()
         yc.withUnsafeBufferPointer { yy in
             x.withUnsafeMutableBufferPointer { xx in
@@ -74,22 +79,7 @@ enum ModelOps {
 
     /// Concatenation along the channel axis of two NCHW maps of the same batch and size.
     static func concatChannels(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        guard a.rank == 4, b.rank == 4, a.shape[0] == b.shape[0], a.shape[2] == b.shape[2], a.shape[3] == b.shape[3] else {
-            throw ModelError.invalidInput("cannot concatenate \(a.shape) and \(b.shape) along channels")
-        }
-        let n = a.shape[0], plane = a.shape[2] * a.shape[3]
-        let sa = a.shape[1] * plane, sb = b.shape[1] * plane
-        let ac = a.contiguous(), bc = b.contiguous()
-        return try Tensor(shape: [n, a.shape[1] + b.shape[1], a.shape[2], a.shape[3]]) { out in
-            ac.withUnsafeBufferPointer { pa in
-                bc.withUnsafeBufferPointer { pb in
-                    for i in 0..<n {
-                        (out.baseAddress! + i * (sa + sb)).update(from: pa.baseAddress! + i * sa, count: sa)
-                        (out.baseAddress! + i * (sa + sb) + sa).update(from: pb.baseAddress! + i * sb, count: sb)
-                    }
-                }
-            }
-        }
+        try Ops.concatChannels([a, b])
     }
 
     /// Concatenation of two `[B, X]` and `[B, Y]` matrices into `[B, X + Y]`.
@@ -148,22 +138,7 @@ enum ModelOps {
 
     /// diffusers' `get_timestep_embedding` (scale 1, max period 10 000): `[N]` → `[N, channels]`.
     static func timestepEmbedding(_ t: Tensor, channels: Int, flipSinToCos: Bool, downscaleFreqShift: Float) throws -> Tensor {
-        let half = channels / 2
-        let logPeriod = Float(Foundation.log(10_000.0))
-        let frequencies = (0..<half).map { i -> Float in
-            Foundation.exp(-logPeriod * Float(i) / (Float(half) - downscaleFreqShift))
-        }
-        let steps = t.scalars
-        var values = [Float](repeating: 0, count: steps.count * channels)
-        for (row, step) in steps.enumerated() {
-            for i in 0..<half {
-                let angle = step * frequencies[i]
-                let (first, second) = flipSinToCos ? (Foundation.cos(angle), Foundation.sin(angle)) : (Foundation.sin(angle), Foundation.cos(angle))
-                values[row * channels + i] = first
-                values[row * channels + half + i] = second
-            }
-        }
-        return try Tensor(shape: [steps.count, channels], scalars: values)
+        try Ops.timestepEmbedding(t.scalars, dim: channels, flipSinToCos: flipSinToCos, downscaleFreqShift: downscaleFreqShift)
     }
 
     /// `x · scale + shift` element-wise.

@@ -62,7 +62,9 @@ public final class UNetModel: @unchecked Sendable {
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
         let config = try UNetConfiguration(json: configurationJSON)
         let weights = ComponentWeights(files: weightFiles, description: description, loading: loading)
-        try ModelError.wrapping { try self.init(configuration: config, weights: weights) }
+        do { try self.init(configuration: config, weights: weights) } catch let error as ModelError { throw error } catch {
+            throw .computation("\(error)")
+        }
     }
 
     /// The predicted noise (or v, or x₀, as the model was trained) for `sample` at `timestep`.
