@@ -26,6 +26,24 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
 
+        // Image codecs: Debian's libpng and libjpeg-turbo, wrapped by a small C shim that turns their
+        // longjmp error reporting into return codes.
+        .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng16",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .systemLibrary(
+            name: "CJPEG",
+            pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"])]
+        ),
+        .target(
+            name: "CImageCodecs",
+            dependencies: ["CPNG", "CJPEG"],
+            path: "Sources/CImageCodecs"
+        ),
+
         .target(
             name: "CLoRAKitKernels",
             path: "Sources/CLoRAKitKernels"
@@ -49,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "DiffusionCore",
-            dependencies: ["LoRAKit", "COpenBLAS", "CDiffusionKernels"],
+            dependencies: ["LoRAKit", "COpenBLAS", "CDiffusionKernels", "CImageCodecs"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -25,7 +25,7 @@ public enum PendingOutputs {
     private static let state = State()
 
     /// Records `path` (a file or folder) as temporary; nil when ``abandonAll()`` has run.
-    static func register(_ path: String) -> Int? {
+    package static func register(_ path: String) -> Int? {
         state.lock.withLock {
             guard !state.abandoned else { return nil }
             state.next += 1
@@ -35,14 +35,14 @@ public enum PendingOutputs {
     }
 
     /// Forgets a path recorded by ``register(_:)`` (it was renamed into place or removed).
-    static func unregister(_ token: Int?) {
+    package static func unregister(_ token: Int?) {
         guard let token else { return }
         state.lock.withLock { _ = state.paths.removeValue(forKey: token) }
     }
 
     /// Runs `body` (the renames that publish an output) and forgets `token`, unless ``abandonAll()``
     /// ran first; returns false then, with nothing done.
-    static func publish(_ token: Int?, _ body: () throws -> Void) rethrows -> Bool {
+    package static func publish(_ token: Int?, _ body: () throws -> Void) rethrows -> Bool {
         state.lock.lock()
         defer { state.lock.unlock() }
         guard !state.abandoned else { return false }
