@@ -87,6 +87,12 @@ let package = Package(
             path: "Benchmarks/lorakit-bench",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "diffusion-bench",
+            dependencies: ["DiffusionCore"],
+            path: "Benchmarks/diffusion-bench",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: - Tests
         .testTarget(
