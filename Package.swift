@@ -93,6 +93,12 @@ let package = Package(
             path: "Benchmarks/diffusion-bench",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "ops-bench",
+            dependencies: ["DiffusionCore", "LoRAKit", "COpenBLAS"],
+            path: "Benchmarks/ops-bench",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: - Tests
         .testTarget(

@@ -12,8 +12,7 @@ enum OpsFixtures {
 
     /// A float32 tensor of the case (any stored dtype, widened exactly).
     static func tensor(_ caseName: String, _ key: String) throws -> Tensor {
-        let view = try #require(file).tensor(named: "\(caseName).\(key)")
-        return try Tensor(shape: view.shape, scalars: view.floats())
+        try Tensor(try #require(file).tensor(named: "\(caseName).\(key)"))
     }
 
     static func view(_ caseName: String, _ key: String) throws -> TensorView {

@@ -141,6 +141,19 @@ struct SchedulerConfigTests {
         }
     }
 
+    @Test("a model output or history of another shape is a typed error, not a trap")
+    func mismatchedShapes() throws {
+        var rng = NoRandomSource()
+        let x = try Tensor(shape: [1, 1, 2, 2], repeating: 1), other = try Tensor(shape: [1, 1, 2, 3], repeating: 1)
+        var euler = try EulerDiscreteScheduler(config: sd15, request: ScheduleRequest(steps: 4))
+        #expect(throws: SchedulerError.shapeMismatch(expected: [1, 1, 2, 2], actual: [1, 1, 2, 3])) {
+            _ = try euler.step(modelOutput: other, sample: x, random: &rng)
+        }
+        var dpm = try DPMSolverMultistepScheduler(config: sd15, request: ScheduleRequest(steps: 4))
+        _ = try dpm.step(modelOutput: x, sample: x, random: &rng)
+        #expect(throws: SchedulerError.self) { _ = try dpm.step(modelOutput: other, sample: other, random: &rng) }
+    }
+
     @Test("a stochastic step without noise reports the exhausted source")
     func missingNoise() throws {
         var s = try EulerAncestralDiscreteScheduler(config: sd15, request: ScheduleRequest(steps: 2))

@@ -30,6 +30,7 @@ public struct DDIMScheduler: AlphaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample)
         try checkNotExhausted()
         let t = trainTimesteps[stepIndex]
         let tPrev = t - settings.numTrainTimesteps / numInferenceSteps

@@ -41,6 +41,7 @@ public struct DDPMScheduler: AlphaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample)
         try checkNotExhausted()
         let i = stepIndex
         let t = trainTimesteps[i]

@@ -37,6 +37,7 @@ public struct DEISMultistepScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample, history: modelOutputs)
         try checkNotExhausted()
         let i = stepIndex, count = timesteps.count, s = settings
         let lowerFinal = i == count - 1 && s.lowerOrderFinal && count < 15

@@ -47,6 +47,7 @@ public struct DPMSolverMultistepScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample, history: modelOutputs)
         try checkNotExhausted()
         let i = stepIndex, count = timesteps.count, s = settings
         let lowerOrderFinal = i == count - 1 && (s.eulerAtFinal || (s.lowerOrderFinal && count < 15) || s.finalSigmasType == .zero)

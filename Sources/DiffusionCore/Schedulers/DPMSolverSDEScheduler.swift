@@ -47,6 +47,7 @@ public struct DPMSolverSDEScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample)
         try checkNotExhausted()
         let i = stepIndex
         let first = savedSample == nil

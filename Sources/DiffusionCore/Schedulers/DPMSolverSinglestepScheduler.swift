@@ -70,6 +70,7 @@ public struct DPMSolverSinglestepScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample, history: modelOutputs)
         try checkNotExhausted()
         let i = stepIndex, s = settings
         let x0 = VPPrediction.convertModelOutput(modelOutput, sample: sample, sigma: sigmas[i], settings: s)

@@ -26,6 +26,7 @@ public struct EulerAncestralDiscreteScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample)
         try checkNotExhausted()
         let sigma = sigmas[stepIndex], sigmaTo = sigmas[stepIndex + 1]
         let x0 = DiscreteSigmaSchedule.predictOriginal(modelOutput, sample: sample, sigma: sigma, sigmaHat: sigma, type: settings.predictionType)

@@ -63,6 +63,7 @@ public struct EulerDiscreteScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample)
         try checkNotExhausted()
         let sigma = sigmas[stepIndex]
         let gamma: Float = (sTmin <= sigma && sigma <= sTmax) ? min(sChurn / Float(sigmas.count - 1), Float(2).squareRoot() - 1) : 0

@@ -43,6 +43,7 @@ public struct HeunDiscreteScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample, history: [prevDerivative, savedSample])
         try checkNotExhausted()
         let i = stepIndex
         let first = dt == nil

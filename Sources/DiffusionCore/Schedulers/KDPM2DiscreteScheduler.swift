@@ -38,6 +38,7 @@ public struct KDPM2DiscreteScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample, history: [savedSample])
         try checkNotExhausted()
         let i = stepIndex
         let out: Tensor

@@ -86,6 +86,7 @@ public struct LCMScheduler: AlphaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample)
         try checkNotExhausted()
         let i = stepIndex
         let t = trainTimesteps[i]

@@ -46,6 +46,7 @@ public struct LMSDiscreteScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample, history: derivatives.map { $0 })
         try checkNotExhausted()
         let i = stepIndex
         let sigma = sigmas[i]

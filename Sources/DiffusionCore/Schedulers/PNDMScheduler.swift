@@ -55,6 +55,7 @@ public struct PNDMScheduler: AlphaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample, history: ets.map { $0 } + [curSample])
         try checkNotExhausted()
         let out = stepIndex < prkCount && !settings.skipPRKSteps ? prkStep(modelOutput, sample: sample) : plmsStep(modelOutput, sample: sample)
         stepIndex += 1

@@ -157,3 +157,15 @@ enum Prediction {
         return Tensor(validShape: x.shape, scalars: outScalars)
     }
 }
+
+extension Scheduler {
+    /// The check every `step` makes first: the model output has the sample's shape, and both have the shape
+    /// of the history a multistep scheduler keeps (so the element-wise updates never see mismatched tensors).
+    func requireMatchingShapes(_ modelOutput: Tensor, _ sample: Tensor, history: [Tensor?] = []) throws(SchedulerError) {
+        guard modelOutput.shape == sample.shape else { throw .shapeMismatch(expected: sample.shape, actual: modelOutput.shape) }
+        for case let kept? in history where kept.shape != sample.shape {
+            throw .shapeMismatch(expected: kept.shape, actual: sample.shape)
+        }
+    }
+}
+

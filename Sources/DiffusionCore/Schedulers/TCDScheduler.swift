@@ -36,6 +36,7 @@ public struct TCDScheduler: AlphaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample)
         try checkNotExhausted()
         guard gamma >= 0, gamma <= 1 else {
             throw .unsupportedOption(scheduler: Self.diffusersClassName, key: "gamma", value: String(gamma))

@@ -46,6 +46,7 @@ public struct UniPCMultistepScheduler: SigmaScheduler {
     }
 
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
+        try requireMatchingShapes(modelOutput, sample, history: modelOutputs + [lastSample])
         try checkNotExhausted()
         let i = stepIndex, s = settings
         var x = sample

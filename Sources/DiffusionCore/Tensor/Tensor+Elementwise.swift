@@ -1,14 +1,15 @@
 /// Fused element-wise helpers for schedulers. Each output element is computed in float32 with the
 /// same operation order as the corresponding diffusers expression (products first, then the sum from
-/// left to right), so results match torch to the last bit or two.
+/// left to right), so results match torch to the last bit or two. The forms combining several tensors require
+/// equal shapes and are `package` API for callers that checked them.
 extension Tensor {
     /// `a·x + b·y`.
-    public static func combine(_ a: Float, _ x: Tensor, _ b: Float, _ y: Tensor) -> Tensor {
+    package static func combine(_ a: Float, _ x: Tensor, _ b: Float, _ y: Tensor) -> Tensor {
         zipWith(x, y) { a * $0 + b * $1 }
     }
 
     /// `a·x + b·y + c·z`.
-    public static func combine(_ a: Float, _ x: Tensor, _ b: Float, _ y: Tensor, _ c: Float, _ z: Tensor) -> Tensor {
+    package static func combine(_ a: Float, _ x: Tensor, _ b: Float, _ y: Tensor, _ c: Float, _ z: Tensor) -> Tensor {
         precondition(x.shape == y.shape && x.shape == z.shape, "shape mismatch \(x.shape) \(y.shape) \(z.shape)")
         var out = Tensor(uninitializedValidShape: x.shape)
         let o = out.storage.base
@@ -24,7 +25,7 @@ extension Tensor {
     }
 
     /// Σ cₖ·xₖ, summed left to right.
-    public static func linearCombination(_ terms: [(Float, Tensor)]) -> Tensor {
+    package static func linearCombination(_ terms: [(Float, Tensor)]) -> Tensor {
         guard let first = terms.first else { return Tensor(uninitializedValidShape: []).filled(0) }
         var out = first.1.map { first.0 * $0 }
         let o = out.storage.base
@@ -50,7 +51,7 @@ extension Tensor {
     }
 
     /// Combines two same-shaped tensors element by element.
-    public static func zipWith(_ x: Tensor, _ y: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+    package static func zipWith(_ x: Tensor, _ y: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         precondition(x.shape == y.shape, "shape mismatch \(x.shape) vs \(y.shape)")
         var out = Tensor(uninitializedValidShape: x.shape)
         let o = out.storage.base
@@ -69,7 +70,7 @@ extension Tensor {
     }
 
     /// The largest absolute element difference from `other` (same shape).
-    public func maxAbsDifference(_ other: Tensor) -> Float {
+    package func maxAbsDifference(_ other: Tensor) -> Float {
         precondition(shape == other.shape, "shape mismatch \(shape) vs \(other.shape)")
         return withUnsafeBufferPointer { a in
             other.withUnsafeBufferPointer { b in

@@ -1,0 +1,139 @@
+// Benchmarks of the DiffusionCore compute layer at SD1.5 shapes, run in release mode and recorded in
+// Docs/benchmarks.md next to Scripts/bench/ops_bench.py (PyTorch's CPU kernels on the same shapes).
+//   swift build -c release --product ops-bench
+//   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2]
+// Cases: sgemm, attention-self, attention-cross, groupnorm-silu, linear, linear-f16, linear-f16-widen-at-load, all.
+// Each case prints one line: name, median and minimum seconds per call, and GFLOP/s or GB/s.
+import COpenBLAS
+import DiffusionCore
+import Foundation
+import LoRAKit
+
+func option(_ name: String, default value: String) -> String {
+    let args = CommandLine.arguments
+    if let i = args.firstIndex(of: name), i + 1 < args.count { return args[i + 1] }
+    return value
+}
+
+let repeats = Int(option("--repeats", default: "10")) ?? 10
+let warmups = Int(option("--warmup", default: "2")) ?? 2
+switch option("--level", default: "best") {
+case "portable": KernelLevel.setMaximum(.portable)
+case "avx2": KernelLevel.setMaximum(.avx2)
+default: break
+}
+
+/// Times `body` `repeats` times after warm-up calls; prints the median and minimum and the rate.
+func measure(_ name: String, flops: Double? = nil, bytes: Double? = nil, _ body: () throws -> Void) rethrows {
+    for _ in 0..<warmups { try body() }
+    var times: [Double] = []
+    let clock = ContinuousClock()
+    for _ in 0..<repeats {
+        let start = clock.now
+        try body()
+        let d = clock.now - start
+        times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+    }
+    times.sort()
+    let med = times[times.count / 2], best = times[0]
+    var rate = ""
+    if let flops { rate = String(format: "%.1f GFLOP/s", flops / med / 1e9) }
+    if let bytes { rate = String(format: "%.2f GB/s", bytes / med / 1e9) }
+    let padded = name.padding(toLength: 28, withPad: " ", startingAt: 0)
+    print(padded + String(format: "median %.3f ms  min %.3f ms  ", med * 1e3, best * 1e3) + rate)
+}
+
+/// Deterministic pseudo-random values in [-1, 1).
+func values(_ n: Int, seed: UInt64) -> [Float] {
+    var s = seed &* 0x9E3779B97F4A7C15 | 1
+    return (0..<n).map { _ in
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17
+        return Float(Int64(bitPattern: s >> 11) % 2_000_000) / 1_000_000 - 1
+    }
+}
+
+func tensor(_ shape: [Int], seed: UInt64, scale: Float = 1) throws -> Tensor {
+    try Tensor(shape: shape, scalars: values(shape.reduce(1, *), seed: seed).map { $0 * scale })
+}
+
+let workspace = Workspace()
+
+func sgemm() {
+    let n = 2048
+    let a = values(n * n, seed: 1), b = values(n * n, seed: 2)
+    var c = [Float](repeating: 0, count: n * n)
+    measure("sgemm 2048^3", flops: 2 * pow(Double(n), 3)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+    }
+}
+
+func attention(keys: Int, name: String) throws {
+    let (tokens, heads, d) = (4096, 8, 40)
+    let q = try tensor([1, tokens, heads * d], seed: 3)
+    let k = try tensor([1, keys, heads * d], seed: 4), v = try tensor([1, keys, heads * d], seed: 5)
+    var out = try workspace.tensor(shape: [1, tokens, heads * d])
+    let flops = 4 * Double(tokens) * Double(keys) * Double(d) * Double(heads)
+    try measure(name, flops: flops) {
+        try Ops.attention(query: q, key: k, value: v, options: AttentionOptions(heads: heads), into: &out, workspace: workspace)
+    }
+}
+
+func groupNormSiLU() throws {
+    let x = try tensor([1, 320, 64, 64], seed: 6, scale: 2)
+    let w = try tensor([320], seed: 7), b = try tensor([320], seed: 8)
+    var out = try workspace.tensor(shape: x.shape)
+    try measure("groupnorm+silu 320x64x64", bytes: Double(2 * x.count * 4)) {
+        try Ops.groupNorm(x, groups: 32, weight: w, bias: b, eps: 1e-5, activation: .silu, into: &out)
+    }
+}
+
+/// A safetensors file holding the linear weight as `dtype`, for the half-precision cases.
+func weightFile(_ w: [Float], shape: [Int], dtype: DType) throws -> SafetensorsFile {
+    var writer = SafetensorsWriter()
+    writer.add(name: "w", shape: shape, floats: w, as: dtype)
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("ops-bench-\(dtype.rawValue)-\(getpid()).safetensors")
+    try writer.write(to: url, overwrite: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try SafetensorsFile(contentsOf: url)
+}
+
+func linear(_ variant: String) throws {
+    let (rows, inF, outF) = (4096, 320, 1280)
+    let x = try tensor([rows, inF], seed: 9)
+    let wValues = values(outF * inF, seed: 10).map { $0 * 0.05 }
+    let bias = try tensor([outF], seed: 11)
+    let weight: WeightMatrix
+    switch variant {
+    case "f32": weight = try WeightMatrix(Tensor(shape: [outF, inF], scalars: wValues))
+    case "f16": weight = try WeightMatrix(weightFile(wValues, shape: [outF, inF], dtype: .f16).tensor(named: "w"))
+    default: weight = try WeightMatrix(weightFile(wValues, shape: [outF, inF], dtype: .f16).tensor(named: "w"), loading: .widenAtLoad)
+    }
+    var out = try workspace.tensor(shape: [rows, outF])
+    try measure("linear 4096x320->1280 \(variant)", flops: 2 * Double(rows * inF * outF)) {
+        try Ops.linear(x, weight: weight, bias: bias, into: &out, workspace: workspace)
+    }
+}
+
+let cases = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("--") }
+let selected = cases.isEmpty || cases.contains("all")
+    ? ["sgemm", "attention-self", "attention-cross", "groupnorm-silu", "linear", "linear-f16", "linear-f16-widen-at-load"]
+    : Array(cases)
+do {
+    for name in selected {
+        switch name {
+        case "sgemm": sgemm()
+        case "attention-self": try attention(keys: 4096, name: "attention self 4096 8x40")
+        case "attention-cross": try attention(keys: 77, name: "attention cross 4096x77")
+        case "groupnorm-silu": try groupNormSiLU()
+        case "linear": try linear("f32")
+        case "linear-f16": try linear("f16")
+        case "linear-f16-widen-at-load": try linear("f16-at-load")
+        default:
+            FileHandle.standardError.write(Data("unknown case \(name)\n".utf8))
+            exit(2)
+        }
+    }
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+}

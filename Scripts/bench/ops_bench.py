@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""PyTorch CPU counterpart of `ops-bench` (Benchmarks/ops-bench): the same operations
+on the same SD1.5 shapes, timed in-process the same way (warm-up calls, then the median and minimum of
+`--repeats` calls), with torch limited to the machine's cores.
+
+    .venv-ref/bin/python Scripts/bench/ops_bench.py [case ...] [--repeats N] [--threads N]
+
+Cases: sgemm, attention-self, attention-cross, groupnorm-silu, linear, all (default).
+"""
+import argparse
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+parser = argparse.ArgumentParser()
+parser.add_argument("cases", nargs="*", default=["all"])
+parser.add_argument("--repeats", type=int, default=10)
+parser.add_argument("--warmup", type=int, default=2)
+parser.add_argument("--threads", type=int, default=os.cpu_count())
+args = parser.parse_args()
+torch.set_num_threads(args.threads)
+torch.manual_seed(0)
+
+
+def measure(name, fn, flops=None, nbytes=None):
+    with torch.inference_mode():
+        for _ in range(args.warmup):
+            fn()
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    med, best = times[len(times) // 2], times[0]
+    rate = ""
+    if flops:
+        rate = f"{flops / med / 1e9:.1f} GFLOP/s"
+    if nbytes:
+        rate = f"{nbytes / med / 1e9:.2f} GB/s"
+    print(f"{name:<28}median {med * 1e3:.3f} ms  min {best * 1e3:.3f} ms  {rate}", flush=True)
+
+
+def sgemm():
+    n = 2048
+    a, b = torch.rand(n, n) * 2 - 1, torch.rand(n, n) * 2 - 1
+    c = torch.empty(n, n)
+    measure("sgemm 2048^3", lambda: torch.mm(a, b, out=c), flops=2 * n ** 3)
+
+
+def attention(keys, name):
+    tokens, heads, d = 4096, 8, 40
+    # diffusers' AttnProcessor2_0: [B, T, H·D] → [B, H, T, D], SDPA, back to [B, T, H·D].
+    q = torch.rand(1, tokens, heads * d) * 2 - 1
+    k, v = torch.rand(1, keys, heads * d) * 2 - 1, torch.rand(1, keys, heads * d) * 2 - 1
+
+    def run():
+        qh = q.view(1, tokens, heads, d).transpose(1, 2)
+        kh = k.view(1, keys, heads, d).transpose(1, 2)
+        vh = v.view(1, keys, heads, d).transpose(1, 2)
+        o = F.scaled_dot_product_attention(qh, kh, vh)
+        return o.transpose(1, 2).reshape(1, tokens, heads * d)
+
+    measure(name, run, flops=4 * tokens * keys * d * heads)
+
+
+def groupnorm_silu():
+    x = (torch.rand(1, 320, 64, 64) * 2 - 1) * 2
+    w, b = torch.rand(320) * 2 - 1, torch.rand(320) * 2 - 1
+    measure("groupnorm+silu 320x64x64", lambda: F.silu(F.group_norm(x, 32, w, b, eps=1e-5)), nbytes=2 * x.numel() * 4)
+
+
+def linear():
+    rows, inf, outf = 4096, 320, 1280
+    x = torch.rand(rows, inf) * 2 - 1
+    w, b = (torch.rand(outf, inf) * 2 - 1) * 0.05, torch.rand(outf) * 2 - 1
+    measure("linear 4096x320->1280 f32", lambda: F.linear(x, w, b), flops=2 * rows * inf * outf)
+
+
+CASES = {"sgemm": sgemm, "attention-self": lambda: attention(4096, "attention self 4096 8x40"),
+         "attention-cross": lambda: attention(77, "attention cross 4096x77"),
+         "groupnorm-silu": groupnorm_silu, "linear": linear}
+for case in (list(CASES) if "all" in args.cases else args.cases):
+    CASES[case]()
