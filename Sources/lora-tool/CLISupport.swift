@@ -87,7 +87,14 @@ func validateOutputPath(_ path: String?, option: String = "--output") throws {
 /// The line printed for a library error; every "output exists" reads the same, whichever command met it.
 func describe(_ error: Error) -> String {
     if let path = existingOutput(error) { return "\(path) exists; pass --force to replace it" }
-    return "\(error)"
+    var merge: MergeError?
+    if let e = error as? MergeError { merge = e }
+    if case .merge(let e)? = error as? RankToolsError { merge = e }
+    switch merge {
+    case .mixedBaseModels?: return "\(error); pass --allow-base-mismatch to merge them anyway"
+    case .baseModelMismatch?: return "\(error); pass --allow-base-mismatch to apply it anyway"
+    default: return "\(error)"
+    }
 }
 
 private func existingOutput(_ error: Error) -> String? {
@@ -108,4 +115,17 @@ private func existingOutput(_ error: Error) -> String? {
         return nil
     default: return nil
     }
+}
+
+/// Refuses a count option that is zero or negative, naming it and the value.
+func validatePositive(_ value: Int?, _ option: String) throws {
+    if let value, value <= 0 { throw ValidationError("\(option) must be a positive whole number, got \(value)") }
+}
+
+/// A note on stderr when `--rank` asked for more than any layer holds: each module got at most its
+/// full rank, and the metadata records the largest rank written.
+func noteRankCap(requested: Int, written: Int, option: String) {
+    guard written > 0, requested > written else { return }
+    printError("note: \(option) \(requested) is above the full rank of every module; each got at most its full rank "
+               + "(largest written: \(written), also recorded in the metadata)")
 }

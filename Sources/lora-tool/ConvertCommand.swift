@@ -30,7 +30,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Same as --unet-names sgm.")
     var sgm = false
 
-    @Option(help: "Approximate LoHa/LoKr/Tucker/full modules by plain LoRA of this rank (SVD).")
+    @Option(parsing: .unconditional, help: "Approximate LoHa/LoKr/Tucker/full modules by plain LoRA of this rank (SVD).")
     var bakeRank: Int?
 
     @Option(help: "Store floating-point tensors as f16, bf16 or f32 (default: keep each tensor's type).")
@@ -41,7 +41,7 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         try validateOutputPath(output)
-        if let bakeRank, bakeRank <= 0 { throw ValidationError("--bake-rank must be positive") }
+        try validatePositive(bakeRank, "--bake-rank")
         if sgm, let unetNames, unetNames != .sgm { throw ValidationError("--sgm contradicts --unet-names \(unetNames.rawValue)") }
         if to == .peft, sgm || unetNames != nil { throw ValidationError("--unet-names / --sgm apply to --to kohya only") }
     }

@@ -23,16 +23,16 @@ struct ExtractCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output .safetensors file.")
     var output: String
 
-    @Option(help: "Rank of linear and 1×1-conv layers (kohya --dim).")
+    @Option(parsing: .unconditional, help: "Rank of linear and 1×1-conv layers (kohya --dim).")
     var rank: Int = 4
 
-    @Option(help: "Rank of 3×3 convs; also adds the resnets and samplers (kohya --conv_dim).")
+    @Option(parsing: .unconditional, help: "Rank of 3×3 convs; also adds the resnets and samplers (kohya --conv_dim).")
     var convRank: Int?
 
-    @Option(help: "Signed quantile the factors are clamped at (0, 1].")
+    @Option(parsing: .unconditional, help: "Signed quantile the factors are clamped at (0, 1].")
     var clampQuantile: Float = 0.99
 
-    @Option(help: "Text encoders are extracted only when some layer differs by more than this.")
+    @Option(parsing: .unconditional, help: "Text encoders are extracted only when some layer differs by more than this.")
     var minDiff: Float = 0.01
 
     @Option(help: "Store the factors as f16, bf16 or f32 (default f32, as kohya).")
@@ -41,13 +41,14 @@ struct ExtractCommand: ParsableCommand {
     @OptionGroup var outputFlags: OutputFlags
 
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "OpenBLAS threads (default: all cores).")
     var threads: Int?
 
     func validate() throws {
         try validateOutputPath(output)
-        guard rank > 0 else { throw ValidationError("--rank must be positive") }
-        if let convRank, convRank <= 0 { throw ValidationError("--conv-rank must be positive") }
+        try validatePositive(rank, "--rank")
+        try validatePositive(convRank, "--conv-rank")
+        try validatePositive(threads, "--threads")
         guard clampQuantile > 0, clampQuantile <= 1 else { throw ValidationError("--clamp-quantile must be in (0, 1]") }
         guard minDiff.isFinite, minDiff >= 0 else { throw ValidationError("--min-diff must be ≥ 0") }
     }
@@ -70,10 +71,22 @@ struct ExtractCommand: ParsableCommand {
             if showProgress { writeStandardError("\r\u{1B}[K") }
             if outputFlags.json { try printJSON(try jsonObject(report)); return }
             try emit(ExtractReportText.render(report, clampQuantile: clampQuantile) + "\n")
+            noteRankCap(requested: rank, written: report.maxRank, option: "--rank")
         } catch let error as RankToolsError {
             if showProgress { writeStandardError("\r\u{1B}[K") }
-            printError(describe(error))
+            printError(Self.describe(error))
             throw badInputExitCode
+        }
+    }
+}
+
+extension ExtractCommand {
+    /// Extraction errors in extraction words (the model checks are shared with merge).
+    static func describe(_ error: RankToolsError) -> String {
+        switch error {
+        case .merge(.unsupportedModel(let path, let reason)): "\(path): cannot extract from this model: \(reason)"
+        case .nothingToWrite(let reason): "nothing to extract: \(reason)"
+        default: lora_tool.describe(error)
         }
     }
 }

@@ -44,6 +44,11 @@ struct ListCommand: ParsableCommand {
     var noCache = false
 
     func run() throws {
+        var isDirectory: ObjCBool = false
+        if let dir, FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), !isDirectory.boolValue {
+            printError("\(dir) is a file; list wants a folder of LoRAs (lora-tool inspect shows one file)")
+            throw badInputExitCode
+        }
         let library = LoRALibrary(folder: dir.map { URL(fileURLWithPath: $0) }, cache: noCache ? .disabled : .automatic)
         var scan: LoRALibraryScan
         do { scan = try library.scan() } catch {

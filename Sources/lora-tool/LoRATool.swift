@@ -6,6 +6,7 @@ struct LoRATool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lora-tool",
         abstract: "Inspect, merge and use LoRA files for Stable Diffusion models.",
+        version: loraToolVersion,
         subcommands: [
             ConvertCommand.self,
             ExtractCommand.self,
@@ -21,6 +22,13 @@ struct LoRATool: ParsableCommand {
     /// Runs the command; usage errors exit with status 2, bad input with 1.
     static func main() {
         SignalHandling.install()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", arguments.count > 1,
+           !configuration.subcommands.contains(where: { $0._commandName == arguments[1] }) {
+            let names = configuration.subcommands.map { $0._commandName }.joined(separator: ", ")
+            writeStandardError("Error: no command \"\(arguments[1])\" (commands: \(names))\nUsage: lora-tool help <subcommand>\n")
+            Foundation.exit(usageExitCode)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -40,6 +48,9 @@ struct LoRATool: ParsableCommand {
         }
     }
 }
+
+/// The version `lora-tool --version` prints.
+let loraToolVersion = "0.1.0"
 
 /// Exit status for bad usage (unknown option, missing argument, invalid value).
 let usageExitCode: Int32 = 2

@@ -10,14 +10,14 @@ struct MergeCommand: ParsableCommand {
         With --base, every LoRA is baked into the model (a diffusers folder, a diffusers component file, \
         or a single-file SD1.x/SD2.x/SDXL checkpoint): W' = W + Σ λ·ΔW. Without --base, the LoRAs are \
         merged into one LoRA file by rank concatenation (exact).
-        --lora takes FILE, FILE:STRENGTH (negative allowed) or FILE:unet=X,te=Y.
+        --lora takes FILE, FILE:STRENGTH (a decimal, negative allowed) or FILE:unet=X,te=Y. A LoRA given         without a strength uses --unet-strength / --te-strength when given, else the "preferred weight" of its         A1111 sidecar (<stem>.json), else 1.
         """)
 
     @Option(help: "The model to bake into (diffusers folder, component .safetensors, or single-file checkpoint).")
     var base: String?
 
     @Option(name: .customLong("lora"), help: "A LoRA with its strength: FILE or library NAME, then [:STRENGTH] or :unet=X,te=Y. Repeatable.")
-    var loras: [LoRASpec] = []
+    var loraArguments: [String] = []
 
     @Option(name: .customLong("lora-dir"), help: "The LoRA library folder where --lora names that are not files are looked up (default: $LORAKIT_HOME/loras, else ~/.lorakit/loras).")
     var loraDir: String?
@@ -28,10 +28,11 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Store floating-point tensors as f16, bf16 or f32 (default: keep each tensor's type; f32 for a LoRA merge).")
     var dtype: OutputDType?
 
-    @Option(help: "UNet strength for every LoRA that gives none of its own.")
+    @Option(parsing: .unconditional, help: "UNet strength for every LoRA that gives none of its own (a strength in --lora wins).")
     var unetStrength: Float?
 
-    @Option(name: .customLong("te-strength"), help: "Text-encoder strength for every LoRA that gives none of its own.")
+    @Option(name: .customLong("te-strength"), parsing: .unconditional,
+            help: "Text-encoder strength for every LoRA that gives none of its own (a strength in --lora wins).")
     var textEncoderStrength: Float?
 
     @Flag(help: "Fail when any LoRA key would be unused or any module skipped.")
@@ -46,26 +47,45 @@ struct MergeCommand: ParsableCommand {
     var allowEmpty = false
 
 
-    @Option(help: "Threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: "Without --base: SVD-merge to this rank (kohya svd_merge_lora.py) instead of the exact concatenation.")
+    @Option(parsing: .unconditional, help: "Without --base: SVD-merge to this rank (kohya svd_merge_lora.py) instead of the exact concatenation.")
     var rank: Int?
 
-    @Option(help: "With --rank: rank for k×k conv modules (default: --rank).")
+    @Option(parsing: .unconditional, help: "With --rank: rank for k×k conv modules (default: --rank).")
     var convRank: Int?
+
+    /// The `--lora` values, parsed.
+    var loras: [LoRASpec] {
+        get throws { try loraArguments.map { (argument) throws in try LoRASpec(parsing: argument) } }
+    }
 
     func validate() throws {
         try validateOutputPath(output)
-        guard !loras.isEmpty else { throw ValidationError("give at least one --lora") }
-        if (rank ?? 1) <= 0 || (convRank ?? 1) <= 0 { throw ValidationError("--rank and --conv-rank must be positive") }
+        guard !loraArguments.isEmpty else { throw ValidationError("give at least one --lora") }
+        do { _ = try loras } catch { throw ValidationError("\(error)") }
+        for (name, value) in [("--unet-strength", unetStrength), ("--te-strength", textEncoderStrength)] {
+            if let value, !value.isFinite { throw ValidationError("\(name) must be a finite number, got \(value)") }
+        }
+        try validatePositive(rank, "--rank")
+        try validatePositive(convRank, "--conv-rank")
+        try validatePositive(threads, "--threads")
+        if base != nil {
+            if rank != nil || convRank != nil {
+                throw ValidationError("--rank and --conv-rank apply to a LoRA merge (without --base); a bake into a model has no rank")
+            }
+        } else if allowEmpty {
+            throw ValidationError("--allow-empty applies to a bake into a model (with --base)")
+        }
+        if convRank != nil, rank == nil { throw ValidationError("--conv-rank needs --rank (it sets the rank of k×k convs in an SVD merge)") }
     }
 
     func run() throws {
         if let threads { LinearAlgebraSettings.setThreadCount(threads) }
         let outputURL = URL(fileURLWithPath: output)
         var parsed: [(lora: LoRAFile, source: MergeSource)] = []
-        for spec in loras {
+        for spec in try loras {
             let lora: LoRAFile
             let loraURL = try resolveLoRA(spec.path, loraDir: loraDir)
             do { lora = try LoRAFile(contentsOf: loraURL) } catch {
@@ -76,9 +96,12 @@ struct MergeCommand: ParsableCommand {
                 printError("\(spec.path): not a LoRA: \(reason)")
                 throw badInputExitCode
             }
-            let source = MergeSource(lora: lora, strength: spec.strength,
-                                     unetStrength: spec.unetStrength ?? unetStrength,
-                                     textEncoderStrength: spec.textEncoderStrength ?? textEncoderStrength)
+            // A strength in --lora wins; --unet-strength / --te-strength fill the components it leaves open;
+            // a LoRA given without any strength takes its sidecar's preferred weight, else 1.
+            let preferred = spec.givesStrength ? nil : LoRASidecar.beside(loraURL)?.preferredWeight
+            let source = MergeSource(lora: lora, strength: spec.strength ?? preferred ?? 1,
+                                     unetStrength: spec.unetStrength ?? (spec.strength == nil ? unetStrength : nil),
+                                     textEncoderStrength: spec.textEncoderStrength ?? (spec.strength == nil ? textEncoderStrength : nil))
             parsed.append((lora, source))
         }
         do {
@@ -94,11 +117,14 @@ struct MergeCommand: ParsableCommand {
                 progress?.finish()
                 if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(MergeReportText.render(report)) }
             } else if let rank {
-                let options = SVDMerge.Options(rank: rank, convRank: convRank, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
+                let options = SVDMerge.Options(rank: rank, convRank: convRank, dtype: dtype?.dtype ?? .f32, strict: strict,
+                                               overwrite: outputFlags.force, allowBaseMismatch: allowBaseMismatch)
                 let report = try SVDMerge.merge(parsed, options: options, output: outputURL)
+                noteRankCap(requested: rank, written: report.maxRank, option: "--rank")
                 if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(RankReportText.render(report, clampQuantile: options.clampQuantile)) }
             } else {
-                let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict, overwrite: outputFlags.force)
+                let report = try LoRAConcatenation.merge(parsed, output: outputURL, dtype: dtype?.dtype ?? .f32, strict: strict,
+                                                         overwrite: outputFlags.force, allowBaseMismatch: allowBaseMismatch)
                 if outputFlags.json { try printJSON(try jsonObject(report)) } else { try emit(MergeReportText.render(report)) }
             }
         } catch MergeError.nothingApplied(let report) {

@@ -18,10 +18,10 @@ struct ResizeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output .safetensors file.")
     var output: String
 
-    @Option(help: "New rank (the maximum rank with --dynamic).")
+    @Option(parsing: .unconditional, help: "New rank (the maximum rank with --dynamic).")
     var rank: Int
 
-    @Option(help: "New rank for conv modules (default: --rank).")
+    @Option(parsing: .unconditional, help: "New rank for conv modules (default: --rank).")
     var convRank: Int?
 
     @Option(help: "Dynamic rank rule: sv_ratio:X, sv_fro:X or sv_cumulative:X.")
@@ -30,19 +30,20 @@ struct ResizeCommand: ParsableCommand {
     @Option(help: "Store floating-point tensors as f16, bf16 or f32 (default f32, as kohya).")
     var dtype: OutputDType?
 
-    @Flag(help: "Print per-module retained sum(S) / Frobenius figures.")
+    @Flag(name: .shortAndLong, help: "Print per-module retained sum(S) / Frobenius figures.")
     var verbose = false
 
     @OptionGroup var outputFlags: OutputFlags
 
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(parsing: .unconditional, help: "OpenBLAS threads (default: all cores).")
     var threads: Int?
 
     func validate() throws {
         try validateOutputPath(output)
-        guard rank > 0 else { throw ValidationError("--rank must be positive") }
-        if let convRank, convRank <= 0 { throw ValidationError("--conv-rank must be positive") }
+        try validatePositive(rank, "--rank")
+        try validatePositive(convRank, "--conv-rank")
+        try validatePositive(threads, "--threads")
         if let dynamic {
             do { _ = try RankRule(parsing: dynamic) } catch { throw ValidationError(error.description) }
         }
@@ -55,6 +56,7 @@ struct ResizeCommand: ParsableCommand {
             let lora = try LoRAFile(contentsOf: URL(fileURLWithPath: input))
             let options = LoRAResize.Options(rank: rank, convRank: convRank, rule: rule, dtype: dtype?.dtype ?? .f32, overwrite: outputFlags.force)
             let report = try LoRAResize.resize(lora, options: options, output: URL(fileURLWithPath: output))
+            if !rule.isDynamic { noteRankCap(requested: rank, written: report.modules.map(\.newRank).max() ?? 0, option: "--rank") }
             if outputFlags.json { try printJSON(try jsonObject(report)); return }
             if verbose {
                 for m in report.modules {

@@ -15,13 +15,13 @@ struct ScheduleCommand: ParsableCommand {
     @Option(help: "Scheduler name: InvokeAI id (dpmpp_2m_k), A1111 label (\"DPM++ 2M Karras\") or diffusers class.")
     var scheduler: String
 
-    @Option(help: "Number of inference steps.")
+    @Option(parsing: .unconditional, help: "Number of inference steps.")
     var steps: Int
 
-    @Option(help: "A diffusers scheduler_config.json (default: the SD 1.5 one).")
+    @Option(help: "A diffusers scheduler_config.json, or a model folder holding scheduler/scheduler_config.json (default: the SD 1.5 one).")
     var config: String?
 
-    @Option(help: "img2img strength in (0, 1].")
+    @Option(parsing: .unconditional, help: "img2img strength in (0, 1].")
     var strength: Double?
 
     @Flag(help: "Print JSON on stdout.")
@@ -56,9 +56,31 @@ struct ScheduleCommand: ParsableCommand {
         }
     }
 
+    /// The `--config` file: the path itself, or the scheduler config inside a model folder.
+    /// Prints the reason and exits with status 1 when there is none.
+    var configFile: URL? {
+        get throws {
+            guard let config else { return nil }
+            let url = URL(fileURLWithPath: config)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: config, isDirectory: &isDirectory) else {
+                printError("\(config): no such file")
+                throw badInputExitCode
+            }
+            guard isDirectory.boolValue else { return url }
+            for candidate in ["scheduler/scheduler_config.json", "scheduler_config.json"] {
+                let file = url.appendingPathComponent(candidate)
+                if FileManager.default.fileExists(atPath: file.path) { return file }
+            }
+            printError("\(config): a folder without scheduler/scheduler_config.json or scheduler_config.json; give the config file")
+            throw badInputExitCode
+        }
+    }
+
     func run() throws {
+        let configFile = try self.configFile
         do {
-            let report = try makeReport()
+            let report = try makeReport(configFile: configFile)
             if json {
                 try printJSON(encoding: report) {
                     $0.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
@@ -72,9 +94,9 @@ struct ScheduleCommand: ParsableCommand {
         }
     }
 
-    private func makeReport() throws(SchedulerError) -> Report {
+    private func makeReport(configFile: URL?) throws(SchedulerError) -> Report {
         let preset = try SchedulerRegistry.preset(named: scheduler)
-        let base = try config.map { path throws(SchedulerError) in try SchedulerConfig.load(contentsOf: URL(fileURLWithPath: path)) }
+        let base = try configFile.map { url throws(SchedulerError) in try SchedulerConfig.load(contentsOf: url) }
             ?? .stableDiffusion15
         let ownStrength = preset.kind == .lcm || preset.kind == .tcd
         let request = ScheduleRequest(steps: steps, strength: ownStrength ? (strength ?? 1) : 1)

@@ -132,7 +132,7 @@ struct ConvertCLITests {
         let usage: [([String], String)] = [
             (["--to", "onnx"], "Error: The value 'onnx' is invalid for '--to <to>'"),
             (["--to", "peft", "--sgm"], "Error: --unet-names / --sgm apply to --to kohya only"),
-            (["--to", "kohya", "--bake-rank", "0"], "Error: --bake-rank must be positive"),
+            (["--to", "kohya", "--bake-rank", "0"], "Error: --bake-rank must be a positive whole number, got 0"),
             ([], "Error: Missing expected argument '--to <to>'"),
         ]
         for (arguments, message) in usage {

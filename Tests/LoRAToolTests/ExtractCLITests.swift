@@ -96,9 +96,9 @@ struct ExtractCLITests {
         #expect(family.stderrLines.count == 1 && family.stderr.contains("SD 1.x") && family.stderr.contains("SD 2.x"), "\(family.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
 
-        for (option, message) in [(["--rank", "0"], "Error: --rank must be positive"),
+        for (option, message) in [(["--rank", "0"], "Error: --rank must be a positive whole number, got 0"),
                                   (["--clamp-quantile", "0"], "Error: --clamp-quantile must be in (0, 1]"),
-                                  (["--conv-rank", "0"], "Error: --conv-rank must be positive")] {
+                                  (["--conv-rank", "0"], "Error: --conv-rank must be a positive whole number, got 0")] {
             let r = try CLI.run(["extract", "--base", Self.sd1, "--tuned", Self.sd1, "-o", out.path] + option)
             #expect(r.status == 2, "\(option): \(r)")
             #expect(r.stderrLines.first.map { $0.hasPrefix(message) } == true, "\(option): \(r.stderr)")

@@ -98,8 +98,8 @@ struct ResizeCLITests {
         defer { CLI.removeTemporaryFolder(tmp) }
         let out = tmp.appendingPathComponent("x.safetensors").path
         let usage: [([String], String)] = [
-            (["--rank", "0"], "Error: --rank must be positive"),
-            (["--rank", "2", "--conv-rank", "0"], "Error: --conv-rank must be positive"),
+            (["--rank", "0"], "Error: --rank must be a positive whole number, got 0"),
+            (["--rank", "2", "--conv-rank", "0"], "Error: --conv-rank must be a positive whole number, got 0"),
             (["--rank", "2", "--dynamic", "sv_wobble:0.5"], "Error: unknown dynamic rank rule"),
             ([], "Error: Missing expected argument '--rank <rank>'"),
         ]

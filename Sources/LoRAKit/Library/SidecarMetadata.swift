@@ -32,6 +32,11 @@ public struct LoRASidecar: Sendable, Hashable, Codable {
     static let triggerKeys = ["activation text", "activation_text", "trigger words", "trigger_words", "triggerWords",
                               "trigger_phrases", "trainedWords", "trained_words"]
 
+    /// The A1111 / Civitai sidecar `<stem>.json` next to the LoRA file at `url`, when there is a useful one.
+    public static func beside(_ url: URL) -> LoRASidecar? {
+        read(path: url.deletingPathExtension().appendingPathExtension("json").path)
+    }
+
     /// Reads and parses the sidecar at `path`; nil when it is missing, too large, not JSON or holds nothing useful.
     static func read(path: String) -> LoRASidecar? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }

@@ -26,7 +26,8 @@ public enum LoRAConcatenation {
         output: URL,
         dtype: DType = .f32,
         strict: Bool = false,
-        overwrite: Bool = false
+        overwrite: Bool = false,
+        allowBaseMismatch: Bool = false
     ) throws(MergeError) -> Report {
         guard !sources.isEmpty else { throw .noLoRAs }
         for (lora, source) in sources { if let reason = lora.notALoRAReason { throw .notALoRA(lora: source.name, reason: reason) } }
@@ -39,12 +40,8 @@ public enum LoRAConcatenation {
         if !overwrite, FileManager.default.fileExists(atPath: output.path) { throw .safetensors(.outputExists(path: output.path)) }
         var report = Report()
         report.outputPath = output.path
-        let bases = Set(sources.compactMap { $0.lora.baseModel.detected })
-        if bases.count > 1 {
-            let sorted = bases.sorted { $0.rawValue < $1.rawValue }
-            throw .baseModelMismatch(lora: sources.map(\.source.name).joined(separator: " + "), loraBase: sorted[0],
-                                     model: "the other LoRAs", modelBase: sorted[1])
-        }
+        try checkFamilies(sources, allowMismatch: allowBaseMismatch)
+        let bases = sources.compactMap { $0.lora.baseModel.detected }
 
         // Group the modules of every source by target, in a stable order.
         var order: [ModuleTarget] = []
@@ -87,6 +84,13 @@ public enum LoRAConcatenation {
         return report
     }
 
+    /// Refuses LoRAs made for different model families unless `allowMismatch`.
+    static func checkFamilies(_ sources: [(lora: LoRAFile, source: MergeSource)], allowMismatch: Bool) throws(MergeError) {
+        let families = sources.map { $0.lora.baseModel.detected }
+        guard !allowMismatch, Set(families.compactMap { $0 }).count > 1 else { return }
+        throw .mixedBaseModels(loras: sources.map(\.source.name), families: families)
+    }
+
     struct Skip: Error { var reason: String }
 
     struct Factors {
@@ -119,7 +123,7 @@ public enum LoRAConcatenation {
                 downTail = tail
                 upTail = Array(f.upShape.dropFirst(2))
             } else if out != outFeatures || tail.reduce(1, *) != downTail.reduce(1, *) || (tail.count == downTail.count && tail != downTail) {
-                throw Skip(reason: "the LoRAs disagree on the layer's shape (\(f.downShape) vs \([outFeatures] + downTail))")
+                throw Skip(reason: "the LoRAs disagree on the layer's shape: \([outFeatures] + downTail) vs \([out] + tail)")
             }
             guard f.up.count == out * rank * max(1, f.upShape.dropFirst(2).reduce(1, *)), f.upShape.dropFirst(2).allSatisfy({ $0 == 1 }) else {
                 throw Skip(reason: "up factor \(f.upShape) is not [out, rank(, 1, 1)]")
@@ -152,9 +156,11 @@ public enum LoRAConcatenation {
 
     static func metadata(_ sources: [(lora: LoRAFile, source: MergeSource)], dtype: DType) -> [String: String] {
         let list = sources.map { entry -> [String: Any] in
-            var item: [String: Any] = ["name": entry.source.name, "strength": Double(entry.source.strength)]
-            if let u = entry.source.unetStrength { item["unet_strength"] = Double(u) }
-            if let t = entry.source.textEncoderStrength { item["te_strength"] = Double(t) }
+            // Written as typed: the shortest decimal that reads back as the Float (0.6, not 0.6000000238418579).
+            func typed(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }
+            var item: [String: Any] = ["name": entry.source.name, "strength": typed(entry.source.strength)]
+            if let u = entry.source.unetStrength { item["unet_strength"] = typed(u) }
+            if let t = entry.source.textEncoderStrength { item["te_strength"] = typed(t) }
             return item
         }
         let json = (try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])).flatMap { String(data: $0, encoding: .utf8) } ?? "[]"

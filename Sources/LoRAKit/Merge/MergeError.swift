@@ -6,6 +6,9 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
     case unsupportedModel(path: String, reason: String)
     /// A LoRA made for one family applied to a model of another.
     case baseModelMismatch(lora: String, loraBase: BaseModel, model: String, modelBase: BaseModel)
+    /// LoRAs merged into one were made for different model families (each name with its family, nil
+    /// when it could not be told). Allowed with `allowBaseMismatch`.
+    case mixedBaseModels(loras: [String], families: [BaseModel?])
     /// `--strict` and some LoRA keys would not be used.
     case unusedKeys(lora: String, count: Int, first: String)
     /// A patch does not fit its target tensor.
@@ -21,6 +24,8 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
     case notALoRA(lora: String, reason: String)
     /// A safetensors read or write failure.
     case safetensors(SafetensorsError)
+    /// A model file (the base, a file of its folder, an extraction input) that cannot be read.
+    case unreadableModel(path: String, error: SafetensorsError)
     /// A file-system failure outside safetensors I/O (copying, renaming folders).
     case fileSystem(path: String, reason: String)
 
@@ -29,6 +34,9 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
         case .unsupportedModel(let path, let reason): "\(path): cannot merge into this model: \(reason)"
         case .baseModelMismatch(let lora, let lb, let model, let mb):
             "\(lora) was made for \(lb.displayName) but \(model) is a \(mb.displayName) model"
+        case .mixedBaseModels(let loras, let families):
+            "the LoRAs were made for different model families: "
+                + zip(loras, families).map { "\($0) (\($1?.displayName ?? "family unknown"))" }.joined(separator: ", ")
         case .unusedKeys(let lora, let count, let first): "\(lora): \(count) keys would be unused (first: \(first)); refusing in strict mode"
         case .patchFailed(let lora, let module, let reason): "\(lora): cannot apply \(module): \(reason)"
         case .invalidOutput(let path, let reason): "\(path): \(reason)"
@@ -39,6 +47,7 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
                 + "\(report.loras.map(\.unusedKeys.count).reduce(0, +)) keys unused); nothing was written"
         case .notALoRA(let lora, let reason): "\(lora): not a LoRA: \(reason)"
         case .safetensors(let e): e.description
+        case .unreadableModel(let path, let e): "\(path): \(e)"
         case .fileSystem(let path, let reason): "\(path): \(reason)"
         }
     }

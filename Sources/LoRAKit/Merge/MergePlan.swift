@@ -93,7 +93,7 @@ final class MergePlan: @unchecked Sendable {
     }
 
     private static func open(_ url: URL) throws(MergeError) -> SafetensorsFile {
-        do { return try SafetensorsFile(contentsOf: url) } catch { throw .safetensors(error) }
+        do { return try SafetensorsFile(contentsOf: url) } catch { throw .unreadableModel(path: url.path, error: error) }
     }
 
     private static func modelFiles(_ target: MergeTarget) throws(MergeError) -> [File] {

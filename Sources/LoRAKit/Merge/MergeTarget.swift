@@ -30,7 +30,7 @@ public enum MergeTarget: Sendable, Equatable {
             return .diffusersFolder(url)
         }
         let file: SafetensorsFile
-        do { file = try SafetensorsFile(contentsOf: url) } catch { throw .safetensors(error) }
+        do { file = try SafetensorsFile(contentsOf: url) } catch { throw .unreadableModel(path: url.path, error: error) }
         if file.tensors.contains(where: { CheckpointLayout.isCheckpointName($0.name) }) { return .checkpoint(url) }
         if let component { return .componentFile(url, component) }
         let names = file.tensors.map(\.name)
@@ -38,6 +38,9 @@ public enum MergeTarget: Sendable, Equatable {
         if names.contains(where: { $0.hasPrefix("text_model.") || $0.hasPrefix("encoder.layers.") }) {
             let hasProjection = names.contains { $0.hasPrefix("text_projection") }
             return .componentFile(url, hasProjection ? .textEncoder2 : .textEncoder)
+        }
+        if let lora = try? LoRAFile(file: file), lora.isLoRA {
+            throw .unsupportedModel(path: url.path, reason: "it is a LoRA, not a model (give it with --lora)")
         }
         throw .unsupportedModel(path: url.path, reason: "neither a diffusers UNet or text encoder nor an LDM/SGM checkpoint")
     }

@@ -173,6 +173,10 @@ public enum LoRAExtraction {
         }
         report.meanFrobeniusRetained = report.modules.map(\.frobeniusRetained).reduce(0, +) / Double(report.modules.count)
         report.written = RetentionSummary(report.modules.map(\.written))
+        var recorded = options
+        (recorded.rank, recorded.convRank) = RecordedRanks.effective(
+            rank: options.rank, convRank: options.convRank, written: report.modules.map { ($0.isKernelConv, $0.rank) })
+        writer.metadata = metadata(options: recorded, family: report.baseModel, base: base, tuned: tuned)
         try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite, protecting: inputs)
         return report
     }
@@ -306,7 +310,7 @@ struct ExtractionModel {
         var files: [File] = []
         func open(_ file: URL, _ index: (SafetensorsFile) -> ParameterIndex) throws(RankToolsError) {
             let st: SafetensorsFile
-            do { st = try SafetensorsFile(contentsOf: file) } catch { throw .safetensors(error) }
+            do { st = try SafetensorsFile(contentsOf: file) } catch { throw .merge(.unreadableModel(path: file.path, error: error)) }
             files.append(File(url: file, safetensors: st, index: index(st)))
         }
         switch target {

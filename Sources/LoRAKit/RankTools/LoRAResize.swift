@@ -117,7 +117,12 @@ public enum LoRAResize {
         report.stdFrobeniusRetained = (fro.map { ($0 - report.meanFrobeniusRetained) * ($0 - report.meanFrobeniusRetained) }
             .reduce(0, +) / Double(fro.count)).squareRoot()
 
-        var writer = SafetensorsWriter(metadata: metadata(lora.file.metadata ?? [:], options: options,
+        var recorded = options
+        if !options.rule.isDynamic {
+            (recorded.rank, recorded.convRank) = RecordedRanks.effective(
+                rank: options.rank, convRank: options.convRank, written: report.modules.map { ($0.isConv, $0.newRank) })
+        }
+        var writer = SafetensorsWriter(metadata: metadata(lora.file.metadata ?? [:], options: recorded,
                                                           oldRank: report.oldMaxRank, lastAlpha: lastAlpha ?? 0))
         for info in lora.file.tensors where replaced[info.name] == nil {
             writer.add(copied(lora.file.tensor(info), dtype: options.dtype))

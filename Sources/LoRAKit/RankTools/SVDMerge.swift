@@ -28,15 +28,18 @@ public enum SVDMerge {
         public var strict: Bool
         /// Replace an existing output (never an input).
         public var overwrite: Bool
+        /// Merge LoRAs made for different model families anyway.
+        public var allowBaseMismatch: Bool
 
         public init(rank: Int, convRank: Int? = nil, clampQuantile: Float? = 0.99, dtype: DType = .f32,
-                    strict: Bool = false, overwrite: Bool = false) {
+                    strict: Bool = false, overwrite: Bool = false, allowBaseMismatch: Bool = false) {
             self.rank = rank
             self.convRank = convRank
             self.clampQuantile = clampQuantile
             self.dtype = dtype
             self.strict = strict
             self.overwrite = overwrite
+            self.allowBaseMismatch = allowBaseMismatch
         }
     }
 
@@ -62,11 +65,7 @@ public enum SVDMerge {
         guard options.rank > 0, (options.convRank ?? 1) > 0 else { throw .invalidOption("ranks must be positive") }
         if let q = options.clampQuantile, !(q > 0 && q <= 1) { throw .invalidOption("the clamp quantile must be in (0, 1]") }
         guard ElementConversion.canEncode(to: options.dtype) else { throw .invalidOption("cannot store factors as \(options.dtype.rawValue)") }
-        let bases = Set(sources.compactMap { $0.lora.baseModel.detected })
-        if bases.count > 1 {
-            throw .invalidInput(path: sources.map(\.source.name).joined(separator: " + "),
-                                reason: "the LoRAs are for different model families (\(bases.map(\.displayName).sorted().joined(separator: ", ")))")
-        }
+        do { try LoRAConcatenation.checkFamilies(sources, allowMismatch: options.allowBaseMismatch) } catch { throw .merge(error) }
         let inputs = sources.compactMap { RankToolsOutput.url(of: $0.lora) }
         try RankToolsOutput.checkOutput(output, overwrite: options.overwrite, protecting: inputs)
         var report = Report()
@@ -88,6 +87,7 @@ public enum SVDMerge {
         var writer = SafetensorsWriter(metadata: metadata(sources, options: options))
         var fro: [Double] = []
         var written: [WrittenRetention] = []
+        var ranks: [(usesConvRank: Bool, rank: Int)] = []
         for target in order.sorted() {
             let parts = groups[target] ?? []
             do {
@@ -100,6 +100,7 @@ public enum SVDMerge {
                 report.maxRank = max(report.maxRank, merged.rank)
                 fro.append(merged.frobeniusRetained)
                 written.append(merged.written)
+                ranks.append((merged.downShape.count == 4 && merged.downShape[2...].contains { $0 != 1 }, merged.rank))
             } catch {
                 if options.strict { throw error }
                 report.skipped.append(.init(module: target.description, reason: error.description))
@@ -108,6 +109,9 @@ public enum SVDMerge {
         guard report.modulesWritten > 0 else { throw .nothingToWrite(reason: "no module could be merged") }
         report.meanFrobeniusRetained = fro.reduce(0, +) / Double(fro.count)
         report.written = RetentionSummary(written)
+        var recorded = options
+        (recorded.rank, recorded.convRank) = RecordedRanks.effective(rank: options.rank, convRank: options.convRank, written: ranks)
+        writer.metadata = metadata(sources, options: recorded)
         try RankToolsOutput.writeWithHashes(writer, to: output, overwrite: options.overwrite, protecting: inputs)
         return report
     }

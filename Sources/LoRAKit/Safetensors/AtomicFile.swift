@@ -24,17 +24,23 @@ final class AtomicFile: @unchecked Sendable {
         let folder = slash.map { String(destination[..<$0]) } ?? "."
         let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
         var template = Array("\(folder.isEmpty ? "/" : folder)/.\(base).tmp-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw .io(path: destination, operation: "create temporary file for", errno: errno) }
-        self.fd = fd
-        self.temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        fchmod(fd, 0o644)
-        guard let token = PendingOutputs.register(temporaryPath) else {
-            close(fd)
-            unlink(temporaryPath)
-            throw .io(path: destination, operation: "write (the process is stopping)", errno: ECANCELED)
+        var fd: Int32 = -1
+        var createError: Int32 = 0
+        // The file is made and recorded in one step, so a stop can never miss it.
+        let created = PendingOutputs.create {
+            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard fd >= 0 else { createError = errno; return nil }
+            return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
-        pending = token
+        guard let created else { throw .io(path: destination, operation: "write (the process is stopping)", errno: ECANCELED) }
+        guard fd >= 0, let path = created.path else {
+            PendingOutputs.unregister(created.token)
+            throw .io(path: destination, operation: "create temporary file for", errno: createError)
+        }
+        self.fd = fd
+        self.temporaryPath = path
+        self.pending = created.token
+        fchmod(fd, 0o644)
     }
 
     deinit {

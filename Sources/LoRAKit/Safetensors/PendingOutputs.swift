@@ -34,6 +34,19 @@ public enum PendingOutputs {
         }
     }
 
+    /// Runs `create` (which makes a temporary file and returns its path, or nil on failure) and records
+    /// the path, both while ``abandonAll()`` cannot run, so no file is ever made without being recorded.
+    /// Returns nil without calling `create` when ``abandonAll()`` has run.
+    static func create(_ create: () -> String?) -> (token: Int, path: String?)? {
+        state.lock.withLock {
+            guard !state.abandoned else { return nil }
+            let path = create()
+            state.next += 1
+            if let path { state.paths[state.next] = path }
+            return (state.next, path)
+        }
+    }
+
     /// Forgets a path recorded by ``register(_:)`` (it was renamed into place or removed).
     package static func unregister(_ token: Int?) {
         guard let token else { return }
