@@ -100,6 +100,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "model-bench",
+            dependencies: ["DiffusionCore", "LoRAKit"],
+            path: "Benchmarks/model-bench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Tests
         .testTarget(
             name: "LoRAKitTests",

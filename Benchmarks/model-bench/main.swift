@@ -1,0 +1,110 @@
+// Model benchmarks (Docs/benchmarks.md): runs one component of an SD-shaped diffusers folder (the random-weight
+// SD1.5 folder of Scripts/bench/make_bake_inputs.py) and prints the time of each call after a warm-up call, in the
+// same form as Scripts/bench/diffusers_models.py, so the two can be timed against each other as whole processes.
+//
+//   swift build -c release --product model-bench
+//   .build/release/model-bench unet --batch 1 --iterations 3
+//   .build/release/model-bench vae-decode --iterations 2
+//   .build/release/model-bench taesd-decode --taesd bench-data/taesd --iterations 3
+import DiffusionCore
+import Foundation
+import LoRAKit
+
+struct Options {
+    var what = ""
+    var model = "bench-data/sd15-random"
+    var taesd = "bench-data/taesd"
+    var batch = 1
+    var size = 64
+    var iterations = 2
+    var warmup = 1
+    var widen = false
+}
+
+func parse() -> Options? {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst()
+    guard let what = args.popFirst() else { return nil }
+    o.what = what
+    while let flag = args.popFirst() {
+        switch flag {
+        case "--model": o.model = args.popFirst() ?? o.model
+        case "--taesd": o.taesd = args.popFirst() ?? o.taesd
+        case "--batch": o.batch = Int(args.popFirst() ?? "") ?? o.batch
+        case "--size": o.size = Int(args.popFirst() ?? "") ?? o.size
+        case "--iterations": o.iterations = Int(args.popFirst() ?? "") ?? o.iterations
+        case "--warmup": o.warmup = Int(args.popFirst() ?? "") ?? o.warmup
+        case "--widen-at-load": o.widen = true
+        default: return nil
+        }
+    }
+    return ["unet", "vae-decode", "vae-encode", "taesd-decode"].contains(o.what) ? o : nil
+}
+
+func component(_ folder: String) throws -> (Data, [SafetensorsFile]) {
+    let url = URL(fileURLWithPath: folder)
+    let config = try Data(contentsOf: url.appendingPathComponent("config.json"))
+    let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".safetensors") }.sorted()
+    return (config, try names.map { try SafetensorsFile(path: url.appendingPathComponent($0).path) })
+}
+
+func randomTensor(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1...1) throws -> Tensor {
+    var state = seed
+    let count = shape.reduce(1, *)
+    var values = [Float](repeating: 0, count: count)
+    for i in 0..<count {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        values[i] = range.lowerBound + (range.upperBound - range.lowerBound) * Float(state >> 40) / Float(1 << 24)
+    }
+    return try Tensor(shape: shape, scalars: values)
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+guard let o = parse() else {
+    FileHandle.standardError.write(Data("usage: model-bench unet|vae-decode|vae-encode|taesd-decode [--model DIR] [--taesd DIR] [--batch N] [--size LATENT] [--iterations N] [--warmup N] [--widen-at-load]\n".utf8))
+    exit(2)
+}
+do {
+    let loading: WeightLoading = o.widen ? .widenAtLoad : .keepHalfPrecision
+    let t0 = now()
+    let run: () throws -> Tensor
+    switch o.what {
+    case "unet":
+        let (config, files) = try component(o.model + "/unet")
+        let unet = try UNetModel(configurationJSON: config, weightFiles: files, description: o.model + "/unet", loading: loading)
+        let x = try randomTensor([o.batch, 4, o.size, o.size], seed: 1)
+        let ctx = try randomTensor([o.batch, 77, unet.configuration.crossAttentionDim[0]], seed: 2)
+        let t = try Tensor(shape: [], scalars: [500])
+        run = { try unet(sample: x, timestep: t, context: ctx) }
+    case "vae-decode", "vae-encode":
+        let (config, files) = try component(o.model + "/vae")
+        let vae = try AutoencoderKLModel(configurationJSON: config, weightFiles: files, description: o.model + "/vae", loading: loading)
+        if o.what == "vae-decode" {
+            let z = try randomTensor([o.batch, 4, o.size, o.size], seed: 3)
+            run = { try vae.decode(z) }
+        } else {
+            let image = try randomTensor([o.batch, 3, o.size * 8, o.size * 8], seed: 4)
+            run = { try vae.encode(image).mean }
+        }
+    default:
+        let (config, files) = try component(o.taesd)
+        let tae = try AutoencoderTinyModel(configurationJSON: config, weightFiles: files, description: o.taesd, loading: loading)
+        let z = try randomTensor([o.batch, 4, o.size, o.size], seed: 5)
+        run = { try tae.decode(z) }
+    }
+    let load = now() - t0
+    for _ in 0..<o.warmup { _ = try run() }
+    var times: [Double] = []
+    var shape: [Int] = []
+    for _ in 0..<o.iterations {
+        let t = now()
+        shape = try run().shape
+        times.append(now() - t)
+    }
+    let list = times.map { String(format: "%.3f", $0) }.joined(separator: " ")
+    print("\(o.what) batch \(o.batch) latent \(o.size): load \(String(format: "%.2f", load)) s, per call \(list) s (min \(String(format: "%.3f", times.min() ?? 0))); out \(shape)")
+} catch {
+    FileHandle.standardError.write(Data("model-bench: \(error)\n".utf8))
+    exit(1)
+}
