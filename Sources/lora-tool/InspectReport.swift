@@ -204,13 +204,20 @@ enum LoRAInspection {
             }
         }
         if options.stats {
-            out += "  |ΔW| (s·ΔW, strength 1):   mean        max         Frobenius\n"
+            // Module names padded to the longest one, numbers right-aligned under their headings.
+            let width = max(lora.modules.map { $0.target.description.count }.max() ?? 0, "|ΔW| (s·ΔW, strength 1)".count - 2)
+            func row(_ name: String, _ cells: [String]) -> String {
+                "    " + name.padding(toLength: width, withPad: " ", startingAt: 0)
+                    + cells.map { String(repeating: " ", count: max(1, 12 - $0.count)) + $0 }.joined() + "\n"
+            }
+            out += "  " + "|ΔW| (s·ΔW, strength 1)".padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                + ["mean", "max", "Frobenius"].map { String(repeating: " ", count: 12 - $0.count) + $0 }.joined() + "\n"
             for m in lora.modules {
                 switch stats(m) {
                 case .success(let s):
-                    out += "    \(m.target)  " + [s.meanAbs, s.maxAbs, s.frobenius].map { String(format: "%-11.4g", Double($0)) }.joined(separator: " ") + "\n"
+                    out += row(m.target.description, [s.meanAbs, s.maxAbs, s.frobenius].map { String(format: "%.4g", Double($0)) })
                 case .failure(let e):
-                    out += "    \(m.target)  n/a (\(e))\n"
+                    out += "    " + m.target.description.padding(toLength: width, withPad: " ", startingAt: 0) + "  n/a (\(e))\n"
                 }
             }
         }

@@ -12,7 +12,7 @@ struct ScheduleCommand: ParsableCommand {
         starts part-way, as img2img does (LCM and TCD apply the strength to their own timestep selection).
         """)
 
-    @Option(help: "Scheduler name: InvokeAI id (dpmpp_2m_k), A1111 label (\"DPM++ 2M Karras\") or diffusers class.")
+    @Option(help: "Scheduler name: InvokeAI id (dpmpp_2m_k), A1111 label (\"DPM++ 2M Karras\"), ComfyUI sampler and scheduler (dpmpp_2m_karras, \"dpmpp_2m karras\", euler_ancestral) or diffusers class.")
     var scheduler: String
 
     @Option(parsing: .unconditional, help: "Number of inference steps.")

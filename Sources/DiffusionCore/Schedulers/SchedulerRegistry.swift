@@ -150,10 +150,11 @@ public enum SchedulerRegistry {
                 t[key(kind.rawValue)] = SchedulerPreset(id: first.id, a1111: [], kind: kind, overrides: SchedulerConfig(), approximate: false)
             }
         }
+        addComfyUINames(to: &t)
         return t
     }()
 
-    /// Finds a preset by diffusers class name, InvokeAI name or A1111 label.
+    /// Finds a preset by diffusers class name, InvokeAI name, A1111 label or ComfyUI sampler (+ scheduler) name.
     /// - Throws: ``SchedulerError/unknownScheduler(_:)``.
     public static func preset(named name: String) throws(SchedulerError) -> SchedulerPreset {
         guard let p = table[key(name)] else { throw .unknownScheduler(name) }
