@@ -83,10 +83,12 @@ struct ScheduleCLITests {
         #expect(r.stderr.isEmpty)
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let header = try #require(lines.first)
-        #expect(header.split(separator: " ") == ["ID", "A1111", "DIFFUSERS", "CLASS", "+", "OVERRIDES"])
+        #expect(header.split(separator: " ") == ["ID", "A1111", "COMFYUI", "DIFFUSERS", "CLASS", "+", "OVERRIDES"])
         // Columns by the header's character offsets ("≈" is one character, as the padding counts them).
         let a1111Column = try #require(header.range(of: "A1111")).lowerBound
+        let comfyColumn = try #require(header.range(of: "COMFYUI")).lowerBound
         let classColumn = try #require(header.range(of: "DIFFUSERS CLASS")).lowerBound
+        let comfyOffset = header.distance(from: header.startIndex, to: comfyColumn)
         let a1111Offset = header.distance(from: header.startIndex, to: a1111Column)
         let classOffset = header.distance(from: header.startIndex, to: classColumn)
         let rows = lines.dropFirst().prefix { !$0.isEmpty }
@@ -96,7 +98,7 @@ struct ScheduleCLITests {
             let chars = Array(row)
             guard chars.count > classOffset else { Issue.record("short row: \(row)"); continue }
             let id = String(chars[..<a1111Offset]).trimmingCharacters(in: .whitespaces)
-            let label = String(chars[a1111Offset..<classOffset]).trimmingCharacters(in: .whitespaces)
+            let label = String(chars[a1111Offset..<comfyOffset]).trimmingCharacters(in: .whitespaces)
             let cls = String(chars[classOffset...]).split(separator: " ").first.map(String.init) ?? ""
             seen[id] = (label, cls)
         }
