@@ -2,7 +2,8 @@
 // Docs/benchmarks.md next to Scripts/bench/ops_bench.py (PyTorch's CPU kernels on the same shapes).
 //   swift build -c release --product ops-bench
 //   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2]
-// Cases: sgemm, attention-self, attention-cross, groupnorm-silu, linear, linear-f16, linear-f16-widen-at-load, all.
+// Cases: sgemm, attention-self, attention-cross, groupnorm-silu, linear, linear-f16, linear-f16-widen-at-load, all;
+// conv-unet320, conv-unet640, conv-unet1280, conv-vae512, conv-vae128, conv-all (Conv2DBench.swift).
 // Each case prints one line: name, median and minimum seconds per call, and GFLOP/s or GB/s.
 import COpenBLAS
 import DiffusionCore
@@ -128,6 +129,7 @@ do {
         case "linear": try linear("f32")
         case "linear-f16": try linear("f16")
         case "linear-f16-widen-at-load": try linear("f16-at-load")
+        case let c where convCases.contains(c): try conv(c)
         default:
             FileHandle.standardError.write(Data("unknown case \(name)\n".utf8))
             exit(2)

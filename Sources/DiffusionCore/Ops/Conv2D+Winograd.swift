@@ -2,9 +2,12 @@ import CDiffusionKernels
 import COpenBLAS
 
 /// 3×3 stride-1 convolution through Winograd F(4×4, 3×3): 36 GEMMs in the transform domain on 4× fewer
-/// multiplications than the direct convolution. Weights are transformed per call into workspace scratch (a
-/// model never keeps them transformed), one block of output channels at a time; tiles go in chunks sized to
-/// stay in cache. Transforms are split over the cores between the GEMMs, which use OpenBLAS's threads.
+/// multiplications than the direct convolution.
+///
+/// Weights are transformed per call into workspace scratch (a model never keeps them transformed), one block
+/// of output channels at a time, split over the cores. Then each core takes its own chunks of tiles through
+/// input transform → 36 GEMMs (OpenBLAS held to one thread) → output transform, so a chunk's transformed
+/// tiles stay in that core's cache and the cores never wait for each other inside a block.
 enum WinogradConv {
     static let planes = Int(DK_WINOGRAD43_PLANES)
 
@@ -14,13 +17,14 @@ enum WinogradConv {
         let plan = forcedPlan ?? ConvPlanner.winograd(g)
         let cin = g.inChannels, cout = g.outChannels
         let tilesY = (g.outHeight + 3) / 4, tilesX = (g.outWidth + 3) / 4
-        let tiles = plan.tiles
+        let tiles = plan.tiles, tc = plan.tileChunk
+        let chunkCount = (tiles + tc - 1) / tc
+        let workers = min(Parallel.workerCount, chunkCount)
+        let perWorker = planes * (cin + plan.coBlock) * tc
         let uScratch = Scratch(count: planes * plan.coBlock * cin, workspace: workspace)
-        let vScratch = Scratch(count: planes * cin * plan.tileChunk, workspace: workspace)
-        let mScratch = Scratch(count: planes * plan.coBlock * plan.tileChunk, workspace: workspace)
-        defer { uScratch.release(); vScratch.release(); mScratch.release() }
-        let u = uScratch.pointer, v = vScratch.pointer, m = mScratch.pointer
-        let vKeptAcrossBlocks = plan.tileChunk == tiles
+        let tileScratch = Scratch(count: workers * perWorker, workspace: workspace)
+        defer { uScratch.release(); tileScratch.release() }
+        let u = uScratch.pointer
         let dtype = weight.convKernelType
         weight.withStoredElements { w in
             for cb in stride(from: 0, to: cout, by: plan.coBlock) {
@@ -29,25 +33,24 @@ enum WinogradConv {
                     dk_winograd43_weights(w, dtype, Int32(cin), Int32(cb + r.lowerBound), Int32(r.count),
                                           u + r.lowerBound * cin, nb * cin)
                 }
-                for t0 in stride(from: 0, to: tiles, by: plan.tileChunk) {
-                    let tn = min(plan.tileChunk, tiles - t0)
-                    if !(vKeptAcrossBlocks && cb > 0) {
-                        Parallel.forEach(cin, grain: 4) { r in
+                Parallel.withSingleThreadedBLAS {
+                    Parallel.forEachChunk(chunkCount, chunks: workers) { worker, chunks in
+                        let v = tileScratch.pointer + worker * perWorker
+                        let m = v + planes * cin * tc
+                        for chunk in chunks {
+                            let t0 = chunk * tc, tn = min(tc, tiles - t0)
                             dk_winograd43_input(input, Int32(cin), Int32(g.height), Int32(g.width),
-                                                Int32(g.padding.top), Int32(g.padding.left),
-                                                Int32(tilesY), Int32(tilesX), t0, Int32(tn),
-                                                Int32(r.lowerBound), Int32(r.count), v + r.lowerBound * tn, cin * tn)
+                                                Int32(g.padding.top), Int32(g.padding.left), Int32(tilesY),
+                                                Int32(tilesX), t0, Int32(tn), 0, Int32(cin), v, cin * tn)
+                            for xi in 0..<planes {
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb), Int32(tn), Int32(cin),
+                                            1, u + xi * nb * cin, Int32(cin), v + xi * cin * tn, Int32(tn), 0,
+                                            m + xi * nb * tn, Int32(tn))
+                            }
+                            dk_winograd43_output(m, nb * tn, Int32(cb), Int32(nb), bias, output, Int32(cout),
+                                                 Int32(g.outHeight), Int32(g.outWidth), Int32(tilesY), Int32(tilesX),
+                                                 t0, Int32(tn))
                         }
-                    }
-                    for xi in 0..<planes {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb), Int32(tn), Int32(cin), 1,
-                                    u + xi * nb * cin, Int32(cin), v + xi * cin * tn, Int32(tn), 0,
-                                    m + xi * nb * tn, Int32(tn))
-                    }
-                    Parallel.forEach(nb, grain: 4) { r in
-                        dk_winograd43_output(m + r.lowerBound * tn, nb * tn, Int32(cb + r.lowerBound), Int32(r.count),
-                                             bias, output, Int32(cout), Int32(g.outHeight), Int32(g.outWidth),
-                                             Int32(tilesY), Int32(tilesX), t0, Int32(tn))
                     }
                 }
             }

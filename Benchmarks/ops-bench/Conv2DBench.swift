@@ -1,0 +1,39 @@
+// conv2d cases: the SD1.5 UNet and VAE-decoder 3×3 convolutions (batch 1, float32 activations, bias),
+// timed in-process; Scripts/bench/conv2d_torch.py times torch on the same shapes.
+//   ops-bench conv-unet320 | conv-unet640 | conv-unet1280 | conv-vae512 | conv-vae128 | conv-all
+//     [--algorithm automatic|gemm|winograd] [--weights f32|f16]
+import DiffusionCore
+import Foundation
+
+/// name → (C_in, C_out, H, W) of a 3×3, stride-1, padding-1 convolution.
+let convShapes: [(name: String, cin: Int, cout: Int, h: Int, w: Int)] = [
+    ("unet320", 320, 320, 64, 64), ("unet640", 640, 640, 32, 32), ("unet1280", 1280, 1280, 16, 16),
+    ("vae512", 512, 512, 128, 128), ("vae128", 128, 128, 512, 512),
+]
+
+let convCases = ["conv-all"] + convShapes.map { "conv-\($0.name)" }
+
+func conv(_ caseName: String) throws {
+    let algorithmName = option("--algorithm", default: "automatic")
+    let algorithm: Conv2DAlgorithm = switch algorithmName {
+    case "gemm": .gemm
+    case "winograd": .winograd
+    default: .automatic
+    }
+    let weights = option("--weights", default: "f32")
+    for s in convShapes where caseName == "conv-all" || caseName == "conv-\(s.name)" {
+        let x = try tensor([1, s.cin, s.h, s.w], seed: 21)
+        let wValues = values(s.cout * s.cin * 9, seed: 22).map { $0 / Float(s.cin * 9).squareRoot() }
+        let wShape = [s.cout, s.cin, 3, 3]
+        let weight = weights == "f16"
+            ? try WeightMatrix(weightFile(wValues, shape: wShape, dtype: .f16).tensor(named: "w"))
+            : try WeightMatrix(Tensor(shape: wShape, scalars: wValues))
+        let bias = try tensor([s.cout], seed: 23)
+        let options = Conv2DOptions(padding: 1, algorithm: algorithm)
+        var out = try workspace.tensor(shape: [1, s.cout, s.h, s.w])
+        let flops = 2 * Double(s.cout * s.h * s.w) * Double(s.cin * 9)
+        try measure("conv-\(s.name) \(algorithmName.prefix(4)) \(weights)", flops: flops) {
+            try Ops.conv2d(x, weight: weight, bias: bias, options: options, into: &out, workspace: workspace)
+        }
+    }
+}
