@@ -93,6 +93,7 @@ func describe(_ error: Error) -> String {
     switch merge {
     case .mixedBaseModels?: return "\(error); pass --allow-base-mismatch to merge them anyway"
     case .baseModelMismatch?: return "\(error); pass --allow-base-mismatch to apply it anyway"
+    case .nothingToMerge(let skipped)?: return "\(error)" + skipped.map { "\n  skipped \($0.module): \($0.reason)" }.joined()
     default: return "\(error)"
     }
 }

@@ -119,6 +119,21 @@ struct MergeReportCLITests {
         }
     }
 
+    @Test("a LoRA merge in which no module concatenates (LoHa + LoKr): exit 1 with each skipped module, nothing written")
+    func nothingConcatenates() throws {
+        let tmp = try CLI.makeTemporaryFolder("merge-nothing-concat")
+        defer { CLI.removeTemporaryFolder(tmp) }
+        let loha = CLI.fixture("lora/loha.safetensors"), lokr = CLI.fixture("lora/lokr.safetensors")
+        let r = try CLI.expectUnchanged([loha, lokr]) {
+            try CLI.run(["merge", "--lora", loha, "--lora", lokr, "-o", tmp.appendingPathComponent("m.safetensors").path])
+        }
+        #expect(r.status == 1 && r.stdout.isEmpty, "\(r)")
+        #expect(r.stderrLines.first?.hasPrefix("lora-tool: no module could be merged (") == true, "\(r.stderr)")
+        #expect(r.stderrLines.dropFirst().allSatisfy { $0.hasPrefix("  skipped ") && $0.contains("use an SVD merge (--rank N)") }, "\(r.stderr)")
+        #expect(r.stderrLines.count > 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).isEmpty)
+    }
+
     @Test("resize of a LoHa-only file: exit 1, one line, nothing written")
     func resizeLoHa() throws {
         let tmp = try CLI.makeTemporaryFolder("resize-loha")

@@ -78,6 +78,28 @@ struct OutputPathCLITests {
         }
     }
 
+    @Test("with --force, a file is never replaced by a folder nor a folder by a file")
+    func outputKindMismatch() throws {
+        let tmp = try CLI.makeTemporaryFolder("output-kind")
+        defer { CLI.removeTemporaryFolder(tmp) }
+        let file = tmp.appendingPathComponent("model.safetensors").path
+        let folder = tmp.appendingPathComponent("folder").path
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: file))
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: folder + "/marker"))
+        let sd1 = CLI.fixture("merge/sd1")
+        let runs: [([String], String)] = [
+            (["merge", "--force", "--base", sd1, "--lora", Self.kohya, "-o", file], "is a file; the merged model is a folder"),
+            (["merge", "--force", "--base", sd1 + "/unet/diffusion_pytorch_model.safetensors", "--lora", Self.kohya, "-o", folder], "is a folder"),
+            (["merge", "--force", "--lora", Self.kohya, "--lora", Self.second, "-o", folder], "is a folder"),
+            (["resize", Self.kohya, "--rank", "2", "--force", "-o", folder], "is a folder"),
+        ]
+        for (arguments, reason) in runs {
+            let r = try CLI.expectUnchanged([tmp.path]) { try CLI.run(arguments) }
+            #expect(r.status == 1 && r.stderrLines.count == 1 && r.stderr.contains(reason), "\(arguments): \(r)")
+        }
+    }
+
     @Test("an empty or blank output path is a usage error (exit 2) for every command, and the current folder is kept")
     func emptyOutput() throws {
         let tmp = try CLI.makeTemporaryFolder("output-empty")

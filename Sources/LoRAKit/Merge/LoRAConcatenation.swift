@@ -71,6 +71,7 @@ public enum LoRAConcatenation {
                 report.skipped.append(.init(module: target.description, reason: error.reason))
             }
         }
+        guard report.modulesWritten > 0 else { throw .nothingToMerge(skipped: report.skipped) }
         if strict, let first = report.unusedKeys.first {
             throw .unusedKeys(lora: "merge", count: report.unusedKeys.count, first: first.key)
         }

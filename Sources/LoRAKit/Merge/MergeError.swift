@@ -20,6 +20,8 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
     /// No module of any LoRA applies to the model (the output would be a copy of the base); the report says
     /// why each module was skipped and each key unused. Allowed with ``MergeOptions/allowEmpty``.
     case nothingApplied(MergeReport)
+    /// A LoRA merge in which no module could be merged (each skipped, with the reason); nothing is written.
+    case nothingToMerge(skipped: [MergeReport.SkippedModule])
     /// A LoRA input holds no LoRA module (the file is something else).
     case notALoRA(lora: String, reason: String)
     /// A safetensors read or write failure.
@@ -45,6 +47,9 @@ public enum MergeError: Error, Sendable, CustomStringConvertible {
             "no module of \(report.loras.map(\.name).joined(separator: " + ")) applies to this model "
                 + "(\(report.loras.map(\.skipped.count).reduce(0, +)) modules skipped, "
                 + "\(report.loras.map(\.unusedKeys.count).reduce(0, +)) keys unused); nothing was written"
+        case .nothingToMerge(let skipped):
+            "no module could be merged (\(skipped.count) skipped"
+                + (skipped.first.map { "; first: \($0.module): \($0.reason)" } ?? "") + "); nothing was written"
         case .notALoRA(let lora, let reason): "\(lora): not a LoRA: \(reason)"
         case .safetensors(let e): e.description
         case .unreadableModel(let path, let e): "\(path): \(e)"

@@ -64,6 +64,9 @@ enum OutputGuard {
         if !target.isFolder, OutputPath.isFolder(output) {
             throw .invalidOutput(path: output.path, reason: "is a folder; the merged model is one file")
         }
+        if target.isFolder, FileManager.default.fileExists(atPath: output.path), !OutputPath.isFolder(output) {
+            throw .invalidOutput(path: output.path, reason: "is a file; the merged model is a folder like the base")
+        }
         if FileManager.default.fileExists(atPath: output.path) && !overwrite {
             throw .safetensors(.outputExists(path: output.path))
         }
