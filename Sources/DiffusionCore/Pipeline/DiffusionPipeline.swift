@@ -1,0 +1,96 @@
+import Foundation
+import LoRAKit
+
+/// A Stable Diffusion pipeline (SD 1.x, SD 2.x, SDXL; LCM-distilled UNets too) loaded once from a diffusers
+/// folder and run for many requests: txt2img and img2img with classifier-free guidance, any scheduler of the
+/// zoo, and torch's CPU generator for the noise, so a seed gives diffusers' numbers.
+///
+/// ```swift
+/// let pipeline = try DiffusionPipeline(folder: URL(fileURLWithPath: "models/sd15"))
+/// let result = try pipeline.generate(GenerationRequest(prompt: "a photo of an astronaut", steps: 25, seed: 42))
+/// ```
+public final class DiffusionPipeline: @unchecked Sendable {
+    public let folder: URL
+    public let promptEncoder: PromptEncoder
+    public let unet: UNetModel
+    public let vae: AutoencoderKLModel
+    /// The model's own `scheduler/scheduler_config.json`.
+    public let schedulerConfig: SchedulerConfig
+    /// SDXL pipelines encode an empty negative prompt as zeros (`force_zeros_for_empty_prompt`, on by default).
+    public let forceZerosForEmptyPrompt: Bool
+
+    /// Whether this is an SDXL pipeline (two text encoders, `text_time` UNet conditioning).
+    public var isSDXL: Bool { promptEncoder.isSDXL }
+
+    /// Loads every component of a diffusers pipeline folder; weights stay mapped.
+    public init(folder: URL, loading: WeightLoading = .keepHalfPrecision) throws(PipelineError) {
+        self.folder = folder
+        let files = PipelineFiles(folder: folder)
+        var tokenizers: [CLIPTokenizer] = [], encoders: [CLIPTextEncoder] = []
+        for (tok, enc) in [("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2")] {
+            guard files.has(enc) else { continue }
+            do {
+                tokenizers.append(try CLIPTokenizer(folder: try files.component(tok)))
+                encoders.append(try CLIPTextEncoder(folder: try files.component(enc)))
+            } catch let error as PipelineError { throw error } catch let error as TextError { throw .text(error) } catch {
+                throw .unreadable(path: folder.path, reason: "\(error)")
+            }
+        }
+        do { promptEncoder = try PromptEncoder(tokenizers: tokenizers, encoders: encoders) } catch { throw .text(error) }
+        let (unetConfig, unetFiles) = try files.weights("unet")
+        do {
+            unet = try UNetModel(configurationJSON: unetConfig, weightFiles: unetFiles, description: files.describe("unet"), loading: loading)
+        } catch { throw .model(error) }
+        let (vaeConfig, vaeFiles) = try files.weights("vae")
+        do {
+            vae = try AutoencoderKLModel(configurationJSON: vaeConfig, weightFiles: vaeFiles, description: files.describe("vae"), loading: loading)
+        } catch { throw .model(error) }
+        let schedulerURL = try files.component("scheduler").appendingPathComponent("scheduler_config.json")
+        do {
+            schedulerConfig = try JSONDecoder().decode(SchedulerConfig.self, from: Data(contentsOf: schedulerURL))
+        } catch {
+            throw .unreadable(path: schedulerURL.path, reason: "\(error)")
+        }
+        forceZerosForEmptyPrompt = files.modelIndexFlag("force_zeros_for_empty_prompt") ?? true
+    }
+
+    /// Runs a request to the end, reporting each step to `onEvent` and stopping between steps when
+    /// `isCancelled` says so.
+    public func generate(_ request: GenerationRequest, onEvent: (GenerationEvent) -> Void = { _ in },
+                         isCancelled: () -> Bool = { false }) throws(PipelineError) -> GenerationResult {
+        let plan = try GenerationPlan(pipeline: self, request: request)
+        var generator = TorchGenerator(seed: request.seed)
+        var scheduler = try plan.makeScheduler()
+        var latents = try plan.initialLatents(scheduler: &scheduler, generator: &generator)
+        let total = scheduler.timesteps.count - scheduler.stepIndex
+        var done = 0
+        while let t = scheduler.currentTimestep {
+            if isCancelled() { throw .cancelled }
+            let prediction = try plan.predictNoise(latents: latents, timestep: t, scheduler: scheduler)
+            do { latents = try scheduler.step(modelOutput: prediction, sample: latents, random: &generator) } catch {
+                throw .scheduler(error)
+            }
+            done += 1
+            onEvent(.step(index: done, count: total, timestep: t))
+        }
+        let result = try plan.decode(latents)
+        onEvent(.finished(result))
+        return result
+    }
+
+    /// The run as an asynchronous sequence of events: steps as they finish, then the result. Cancelling the
+    /// consuming task stops the run between two steps.
+    public func events(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task.detached { [self] in
+                do {
+                    _ = try self.generate(request, onEvent: { continuation.yield($0) }, isCancelled: { Task.isCancelled })
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+
+/// The per-request state of a generation: the conditioning as the UNet takes it (negative and positive halves
+/// stacked for classifier-free guidance), sizes, and the steps of diffusers' `__call__`.
+struct GenerationPlan {
+    let pipeline: DiffusionPipeline
+    let request: GenerationRequest
+    let batch: Int
+    let latentHeight: Int
+    let latentWidth: Int
+    /// Classifier-free guidance runs (scale > 1 and the UNet is not LCM-distilled), as diffusers decides.
+    let guided: Bool
+    /// `[2B or B, S, D]`.
+    let context: Tensor
+    let added: UNetAddedConditions?
+    let timestepCondition: Tensor?
+
+    init(pipeline: DiffusionPipeline, request r: GenerationRequest) throws(PipelineError) {
+        self.pipeline = pipeline
+        self.request = r
+        let config = pipeline.unet.configuration
+        let factor = pipeline.vae.downscaleFactor
+        let defaultSide = (config.sampleSize ?? 64) * factor
+        let width = r.width ?? r.initImage?.shape.last ?? defaultSide
+        let height = r.height ?? (r.initImage.map { $0.shape[2] }) ?? defaultSide
+        guard width > 0, height > 0, width % factor == 0, height % factor == 0 else {
+            throw .invalidRequest("size \(width)×\(height) is not a positive multiple of \(factor)")
+        }
+        guard r.steps > 0, r.steps <= 1000 else { throw .invalidRequest("steps \(r.steps) outside 1…1000") }
+        guard r.batchSize > 0, r.batchSize <= 64 else { throw .invalidRequest("batch size \(r.batchSize) outside 1…64") }
+        guard r.guidanceScale.isFinite, r.guidanceRescale.isFinite else { throw .invalidRequest("guidance scale is not finite") }
+        batch = r.batchSize
+        latentHeight = height / factor
+        latentWidth = width / factor
+        guided = r.guidanceScale > 1 && config.timeCondProjDim == nil
+
+        let pair: PromptPairConditioning
+        do { pair = try pipeline.promptEncoder.encode(prompt: r.prompt, negativePrompt: r.negativePrompt, clipSkip: r.clipSkip) } catch {
+            throw .text(error)
+        }
+        let zeroNegative = pipeline.isSDXL && pipeline.forceZerosForEmptyPrompt && r.negativePrompt.isEmpty
+        let positive = pair.positive.hiddenStates.scalars
+        let negative = zeroNegative ? [Float](repeating: 0, count: positive.count) : pair.negative.hiddenStates.scalars
+        let tokens = pair.positive.hiddenStates.shape[0], width2 = pair.positive.hiddenStates.shape[1]
+        let halves = guided ? [negative, positive] : [positive]
+        var values: [Float] = []
+        for half in halves { for _ in 0..<batch { values += half } }
+        do { context = try Tensor(shape: [halves.count * batch, tokens, width2], scalars: values) } catch {
+            throw .invalidRequest("\(error)")
+        }
+
+        if pipeline.isSDXL {
+            guard let pooled = pair.positive.pooled?.scalars else { throw .invalidRequest("the SDXL text encoder gave no pooled output") }
+            let negativePooled = zeroNegative ? [Float](repeating: 0, count: pooled.count) : (pair.negative.pooled?.scalars ?? pooled)
+            let original = r.originalSize ?? (width, height)
+            let ids: [Float] = [Float(original.height), Float(original.width), Float(r.cropTopLeft.top), Float(r.cropTopLeft.left),
+                                Float(height), Float(width)]
+            var embeds: [Float] = [], times: [Float] = []
+            for half in (guided ? [negativePooled, pooled] : [pooled]) {
+                for _ in 0..<batch { embeds += half; times += ids }
+            }
+            let rows = (guided ? 2 : 1) * batch
+            do {
+                added = UNetAddedConditions(textEmbeds: try Tensor(shape: [rows, pooled.count], scalars: embeds),
+                                            timeIds: try Tensor(shape: [rows, 6], scalars: times))
+            } catch { throw .invalidRequest("\(error)") }
+        } else {
+            added = nil
+        }
+        if let dimension = config.timeCondProjDim {
+            do {
+                timestepCondition = try GuidanceEmbedding.embed(
+                    guidanceScaleMinusOne: [Float](repeating: r.guidanceScale - 1, count: batch), dimension: dimension)
+            } catch { throw .model(error) }
+        } else {
+            timestepCondition = nil
+        }
+    }
+
+    func makeScheduler() throws(PipelineError) -> any Scheduler {
+        let steps = ScheduleRequest(steps: request.steps)
+        do {
+            if let name = request.scheduler {
+                return try SchedulerRegistry.makeScheduler(named: name, config: pipeline.schedulerConfig, request: steps)
+            }
+            let className = pipeline.schedulerConfig.className ?? "PNDMScheduler"
+            guard let kind = SchedulerKind(rawValue: className) else {
+                throw PipelineError.invalidRequest("the model's scheduler \(className) is not in the zoo; name one")
+            }
+            return try kind.make(config: pipeline.schedulerConfig, request: steps)
+        } catch let error as PipelineError { throw error } catch let error as SchedulerError { throw .scheduler(error) } catch {
+            throw .invalidRequest("\(error)")
+        }
+    }
+
+    /// txt2img: `randn · init_noise_sigma`. img2img: the image's latent sample (first draw), noised to the
+    /// start of the shortened schedule with a second draw, as diffusers' img2img pipeline draws them.
+    func initialLatents(scheduler: inout any Scheduler, generator: inout TorchGenerator) throws(PipelineError) -> Tensor {
+        let shape = [batch, pipeline.unet.configuration.outChannels, latentHeight, latentWidth]
+        guard let image = request.initImage else {
+            do { return try generator.randn(shape) * scheduler.initNoiseSigma } catch { throw .random(error) }
+        }
+        let begin: Int
+        do { begin = try scheduler.img2imgBeginIndex(strength: request.strength) } catch { throw .scheduler(error) }
+        guard begin < scheduler.timesteps.count else { throw .invalidRequest("strength \(request.strength) leaves no step to run") }
+        scheduler.setBeginIndex(begin)
+        do {
+            let distribution = try pipeline.vae.encode(image)
+            let sample = try distribution.sample(noise: try generator.randn(distribution.mean.shape))
+            let scaled = try ModelError.wrapping { try ModelOps.affine(sample, scale: pipeline.vae.configuration.scalingFactor, shift: 0) }
+            let one = scaled.scalars
+            var repeated: [Float] = []
+            for _ in 0..<batch { repeated += one }
+            let clean = try Tensor(shape: shape, scalars: repeated)
+            let noise = try generator.randn(shape)
+            return scheduler.addNoise(original: clean, noise: noise, atIndex: begin)
+        } catch let error as ModelError { throw .model(error) } catch let error as RandomSourceError { throw .random(error) } catch {
+            throw .invalidRequest("init image: \(error)")
+        }
+    }
+
+    /// The model output the scheduler steps with: one batched UNet call, guided and rescaled as diffusers does.
+    func predictNoise(latents: Tensor, timestep t: Float, scheduler: any Scheduler) throws(PipelineError) -> Tensor {
+        do {
+            let input = guided ? try Tensor(shape: [2 * latents.shape[0]] + latents.shape.dropFirst(), scalars: latents.scalars + latents.scalars) : latents
+            let scaled = scheduler.scaleModelInput(input)
+            let step = try Tensor(shape: [], scalars: [t])
+            let output = try pipeline.unet(sample: scaled, timestep: step, context: context, added: added,
+                                           timestepCondition: timestepCondition)
+            guard guided else { return output }
+            let halves = try output.chunked(2, axis: 0)
+            return try Guidance.combine(unconditional: halves[0].contiguous(), conditional: halves[1].contiguous(),
+                                        scale: request.guidanceScale, rescale: request.guidanceRescale)
+        } catch let error as ModelError { throw .model(error) } catch let error as PipelineError { throw error } catch {
+            throw .invalidRequest("\(error)")
+        }
+    }
+
+    func decode(_ latents: Tensor) throws(PipelineError) -> GenerationResult {
+        do {
+            let c = pipeline.vae.configuration
+            let z = try ModelError.wrapping { try ModelOps.affine(latents, scale: 1 / c.scalingFactor, shift: c.shiftFactor) }
+            let decoded = try pipeline.vae.decode(z)
+            let images = try ModelError.wrapping { try ModelOps.map(decoded) { Swift.min(Swift.max($0 / 2 + 0.5, 0), 1) } }
+            return GenerationResult(latents: latents, images: images, rgbImages: try ImageProcessor.images(from: decoded))
+        } catch let error as ModelError { throw .model(error) } catch let error as ImageError { throw .image(error) } catch {
+            throw .invalidRequest("\(error)")
+        }
+    }
+}
+
+/// Classifier-free guidance as diffusers computes it: `u + s·(c − u)`, then with `guidance_rescale` the
+/// std-matching of "Common Diffusion Noise Schedules and Sample Steps are Flawed" (std over all but the batch
+/// axis, unbiased, as torch's `std`).
+enum Guidance {
+    static func combine(unconditional u: Tensor, conditional c: Tensor, scale: Float, rescale: Float) throws -> Tensor {
+        let uv = u.scalars, cv = c.scalars
+        var g = [Float](repeating: 0, count: uv.count)
+        for i in g.indices { g[i] = uv[i] + scale * (cv[i] - uv[i]) }
+        if rescale > 0 {
+            let batch = u.shape[0], per = uv.count / batch
+            for n in 0..<batch {
+                let range = (n * per)..<((n + 1) * per)
+                let ratio = std(cv[range]) / std(g[range])
+                for i in range { g[i] = rescale * (g[i] * ratio) + (1 - rescale) * g[i] }
+            }
+        }
+        return try Tensor(shape: u.shape, scalars: g)
+    }
+
+    static func std(_ x: ArraySlice<Float>) -> Float {
+        guard x.count > 1 else { return 0 }
+        let mean = x.reduce(Double(0)) { $0 + Double($1) } / Double(x.count)
+        let variance = x.reduce(Double(0)) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(x.count - 1)
+        return Float(variance.squareRoot())
+    }
+}

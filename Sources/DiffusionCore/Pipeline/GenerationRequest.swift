@@ -1,0 +1,80 @@
+/// What one generation asks for. Defaults are diffusers' pipeline defaults where they have one.
+public struct GenerationRequest: Sendable, Equatable {
+    public var prompt: String
+    public var negativePrompt: String
+    /// Image size in pixels (multiples of the VAE's factor, 8 for SD). Nil: the UNet's `sample_size` × factor.
+    public var width: Int?
+    public var height: Int?
+    public var steps: Int
+    /// Any scheduler name of the zoo (InvokeAI id, A1111 label, diffusers class); nil keeps the model's own.
+    public var scheduler: String?
+    /// Classifier-free guidance scale; at ≤ 1 the unconditional pass is skipped, as diffusers does.
+    public var guidanceScale: Float
+    /// diffusers' `guidance_rescale` (0 = off).
+    public var guidanceRescale: Float
+    /// torch CPU generator seed: the same seed gives diffusers' starting noise.
+    public var seed: UInt64
+    /// Images per prompt (diffusers' `num_images_per_prompt`).
+    public var batchSize: Int
+    /// diffusers' `clip_skip` (nil: none; A1111's "Clip skip 2" is 1).
+    public var clipSkip: Int?
+    /// img2img: the start image `[1, 3, H, W]` in [-1, 1], and how much of the schedule to run over it.
+    public var initImage: Tensor?
+    public var strength: Double
+    /// SDXL micro-conditioning; nil means the target size with no crop, as diffusers' defaults.
+    public var originalSize: (width: Int, height: Int)?
+    public var cropTopLeft: (top: Int, left: Int)
+
+    public init(prompt: String, negativePrompt: String = "", width: Int? = nil, height: Int? = nil, steps: Int = 50,
+                scheduler: String? = nil, guidanceScale: Float = 7.5, guidanceRescale: Float = 0, seed: UInt64 = 0,
+                batchSize: Int = 1, clipSkip: Int? = nil, initImage: Tensor? = nil, strength: Double = 0.8,
+                originalSize: (width: Int, height: Int)? = nil, cropTopLeft: (top: Int, left: Int) = (0, 0)) {
+        self.prompt = prompt
+        self.negativePrompt = negativePrompt
+        self.width = width
+        self.height = height
+        self.steps = steps
+        self.scheduler = scheduler
+        self.guidanceScale = guidanceScale
+        self.guidanceRescale = guidanceRescale
+        self.seed = seed
+        self.batchSize = batchSize
+        self.clipSkip = clipSkip
+        self.initImage = initImage
+        self.strength = strength
+        self.originalSize = originalSize
+        self.cropTopLeft = cropTopLeft
+    }
+
+    /// The LCM recipe (InvokeAI's and the LCM-LoRA authors' recommendation): LCM scheduler, 4 steps, CFG 1.
+    public static func lcm(prompt: String, seed: UInt64 = 0) -> GenerationRequest {
+        GenerationRequest(prompt: prompt, steps: 4, scheduler: "lcm", guidanceScale: 1, seed: seed)
+    }
+
+    public static func == (a: GenerationRequest, b: GenerationRequest) -> Bool {
+        a.prompt == b.prompt && a.negativePrompt == b.negativePrompt && a.width == b.width && a.height == b.height
+            && a.steps == b.steps && a.scheduler == b.scheduler && a.guidanceScale == b.guidanceScale
+            && a.guidanceRescale == b.guidanceRescale && a.seed == b.seed && a.batchSize == b.batchSize
+            && a.clipSkip == b.clipSkip && a.initImage == b.initImage && a.strength == b.strength
+            && a.originalSize?.width == b.originalSize?.width && a.originalSize?.height == b.originalSize?.height
+            && a.cropTopLeft == b.cropTopLeft
+    }
+}
+
+/// What a run reports as it goes.
+public enum GenerationEvent: Sendable {
+    /// Model call `index` (from 1) of `count` is done, at `timestep`.
+    case step(index: Int, count: Int, timestep: Float)
+    /// The finished run.
+    case finished(GenerationResult)
+}
+
+/// The outcome of a generation: the final latents (diffusion space) and the decoded images.
+public struct GenerationResult: Sendable {
+    /// `[B, 4, h, w]`, as diffusers' `output_type="latent"` returns them.
+    public var latents: Tensor
+    /// `[B, 3, H, W]` in [0, 1], as diffusers' `output_type="pt"` returns them.
+    public var images: Tensor
+    /// The images as 8-bit RGB.
+    public var rgbImages: [RGBImage]
+}
