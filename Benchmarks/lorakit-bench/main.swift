@@ -1,5 +1,6 @@
 // Benchmarks for LoRAKit, run in release mode and recorded in Docs/benchmarks.md.
 //   swift run -c release lorakit-bench header-open [--size-gb 2] [--repeats 50]
+//   swift run -c release lorakit-bench file-hash [--size-gb 2] [--repeats 3]
 import Foundation
 import LoRAKit
 
@@ -59,6 +60,46 @@ func headerOpen() throws {
     print(String(format: "header-open: file %.2f GB, %d entries, %d runs: median %.3f ms, min %.3f ms",
                  Double(size) / 1e9, names, repeats, median(times) * 1e3, (times.min() ?? .nan) * 1e3))
     print("file: \(path)")
+}
+
+// MARK: - file-hash
+
+/// The hashes `lora-tool list` and the library compute (SHA-256 of the whole file and of its data
+/// section, plus the legacy 64 KiB hash) of a real safetensors file of about `--size-gb` GB
+/// (one tensor of pseudo-random bytes, written once and then read from the page cache).
+func fileHash() throws {
+    let gb = Double(option("--size-gb", default: "2")) ?? 2
+    let repeats = Int(option("--repeats", default: "3")) ?? 3
+    let path = option("--path", default: FileManager.default.temporaryDirectory.appendingPathComponent("lorakit-hash-\(Int(gb))gb.safetensors").path)
+    let count = Int(gb * 1e9) / 4 * 4
+    let existing = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+    if existing < count {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        bytes.withUnsafeMutableBytes { raw in
+            let words = raw.bindMemory(to: UInt64.self)
+            for i in words.indices {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                words[i] = state
+            }
+        }
+        var writer = SafetensorsWriter(metadata: ["format": "pt"])
+        writer.add(.init(name: "blob", dtype: .u8, shape: [count], source: .bytes(bytes)))
+        try writer.write(to: URL(fileURLWithPath: path), overwrite: true)
+    }
+    let file = try SafetensorsFile(path: path)
+    let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+    let clock = ContinuousClock()
+    var times: [Double] = []
+    var hashes = file.computeHashes()
+    for _ in 0..<repeats {
+        times.append(seconds(clock.measure { hashes = file.computeHashes() }))
+    }
+    // Two full passes (whole file, data section) per run.
+    let gbPerSecond = 2 * Double(size) / 1e9 / median(times)
+    print(String(format: "file-hash: file %.2f GB, %d runs: median %.3f s, min %.3f s (%.2f GB/s SHA-256)",
+                 Double(size) / 1e9, repeats, median(times), times.min() ?? .nan, gbPerSecond))
+    print("sha256 \(hashes.sha256)")
 }
 
 // MARK: - library-scan
@@ -163,10 +204,12 @@ let command = CommandLine.arguments.dropFirst().first ?? "help"
 do {
     switch command {
     case "header-open": try headerOpen()
+    case "file-hash": try fileHash()
     case "library-scan": try libraryScan()
     default:
         print("""
         usage: lorakit-bench header-open [--size-gb N] [--repeats N] [--path FILE]
+               lorakit-bench file-hash [--size-gb N] [--repeats N] [--path FILE]
                lorakit-bench library-scan [--count N] [--repeats N]
         """)
     }
