@@ -43,8 +43,8 @@ struct HeaderNumber {
 struct HeaderJSONParser {
     static let maxDepth = 64
 
-    private let bytes: UnsafeRawBufferPointer
-    private var index = 0
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
 
     /// Parses one JSON value that must make up the whole buffer (surrounding whitespace allowed).
     static func parse(_ bytes: UnsafeRawBufferPointer) throws(SafetensorsError) -> HeaderJSON {
@@ -58,24 +58,24 @@ struct HeaderJSONParser {
         return value
     }
 
-    private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    private func error(_ reason: String) -> SafetensorsError {
+    func error(_ reason: String) -> SafetensorsError {
         .invalidJSON(reason: reason, offset: index)
     }
 
-    private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+    var current: UInt8? { index < bytes.count ? bytes[index] : nil }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while let c = current, c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 }
     }
 
-    private mutating func expect(_ byte: UInt8, _ what: String) throws(SafetensorsError) {
+    mutating func expect(_ byte: UInt8, _ what: String) throws(SafetensorsError) {
         guard current == byte else { throw error("expected \(what)") }
         index += 1
     }
 
-    private mutating func parseValue(depth: Int) throws(SafetensorsError) -> HeaderJSON {
+    mutating func parseValue(depth: Int) throws(SafetensorsError) -> HeaderJSON {
         guard depth < Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth)") }
         guard let c = current else { throw error("unexpected end of header") }
         switch c {
@@ -161,7 +161,7 @@ struct HeaderJSONParser {
         return value
     }
 
-    private mutating func parseString() throws(SafetensorsError) -> String {
+    mutating func parseString() throws(SafetensorsError) -> String {
         index += 1  // opening quote
         // Fast path: no escapes (the common case) decodes the slice directly.
         var end = index

@@ -50,9 +50,7 @@ public final class SafetensorsFile: Sendable {
         self.headerLength = parsed.headerLength
         self.tensors = parsed.tensors
         self.metadata = parsed.metadata
-        var index: [String: Int] = [:]
-        for (i, info) in parsed.tensors.enumerated() { index[info.name] = i }
-        self.index = index
+        self.index = parsed.positions
     }
 
     /// Byte offset of the data section from the start of the file.

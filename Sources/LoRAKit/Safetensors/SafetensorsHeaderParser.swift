@@ -5,8 +5,11 @@ enum SafetensorsHeaderParser {
 
     struct Parsed {
         var headerLength: Int
+        /// Tensors in data-offset order.
         var tensors: [TensorInfo]
         var metadata: [String: String]?
+        /// Tensor name → position in ``tensors``.
+        var positions: [String: Int]
     }
 
     static func parse(_ file: UnsafeRawBufferPointer) throws(SafetensorsError) -> Parsed {
@@ -19,23 +22,10 @@ enum SafetensorsHeaderParser {
         let headerLength = Int(n)
         let header = UnsafeRawBufferPointer(rebasing: file[8..<(8 + headerLength)])
         guard isValidUTF8(header) else { throw .invalidUTF8 }
-        let json = try HeaderJSONParser.parse(header)
-        guard case .object(let members) = json else { throw .headerNotAnObject }
-
-        var metadata: [String: String]?
-        var tensors: [TensorInfo] = []
-        tensors.reserveCapacity(members.count)
-        for member in members {
-            let (key, value) = (member.key, member.value)
-            if key == "__metadata__" {
-                metadata = try parseMetadata(value)
-            } else {
-                tensors.append(try parseEntry(name: key, value: value))
-            }
-        }
+        var entries = try HeaderJSONParser.readEntries(header)
         let dataSize = UInt64(file.count - 8 - headerLength)
-        try validateLayout(&tensors, dataSize: dataSize)
-        return Parsed(headerLength: headerLength, tensors: tensors, metadata: metadata)
+        try validateLayout(&entries, dataSize: dataSize)
+        return Parsed(headerLength: headerLength, tensors: entries.tensors, metadata: entries.metadata, positions: entries.positions)
     }
 
     /// UTF-8 validation without building a String: ASCII (the usual header) is
@@ -79,7 +69,8 @@ enum SafetensorsHeaderParser {
         if let text = TextFileSniffer.describe(file) { throw .notSafetensors(reason: text) }
     }
 
-    private static func parseMetadata(_ value: HeaderJSON) throws(SafetensorsError) -> [String: String] {
+    /// `__metadata__`: an object of strings.
+    static func metadata(_ value: HeaderJSON) throws(SafetensorsError) -> [String: String] {
         guard case .object(let members) = value else {
             throw .invalidMetadata(key: nil, reason: "expected an object, found \(value.typeName)")
         }
@@ -94,7 +85,8 @@ enum SafetensorsHeaderParser {
         return result
     }
 
-    private static func parseEntry(name: String, value: HeaderJSON) throws(SafetensorsError) -> TensorInfo {
+    /// One tensor entry, every check applied.
+    static func entry(name: String, value: HeaderJSON) throws(SafetensorsError) -> TensorInfo {
         guard case .object(let fields) = value else {
             throw .invalidTensorEntry(tensor: name, reason: "expected an object, found \(value.typeName)")
         }
@@ -156,11 +148,19 @@ enum SafetensorsHeaderParser {
     }
 
     /// Tensors must tile the data section exactly: from 0, no gaps, no overlaps, up to the end.
-    private static func validateLayout(_ tensors: inout [TensorInfo], dataSize: UInt64) throws(SafetensorsError) {
-        tensors.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound) }
+    /// Sorts the entries by offsets (writers usually list them in that order already) and keeps `positions` in step.
+    private static func validateLayout(_ entries: inout HeaderJSONParser.Entries, dataSize: UInt64) throws(SafetensorsError) {
+        func before(_ a: TensorInfo, _ b: TensorInfo) -> Bool {
+            (a.dataOffsets.lowerBound, a.dataOffsets.upperBound) < (b.dataOffsets.lowerBound, b.dataOffsets.upperBound)
+        }
+        let tensors = entries.tensors
+        if tensors.indices.dropFirst().contains(where: { before(tensors[$0], tensors[$0 - 1]) }) {
+            entries.tensors.sort(by: before)
+            for (i, info) in entries.tensors.enumerated() { entries.positions[info.name] = i }
+        }
         var position: UInt64 = 0
         var previous: String?
-        for info in tensors {
+        for info in entries.tensors {
             let begin = UInt64(info.dataOffsets.lowerBound)
             let end = UInt64(info.dataOffsets.upperBound)
             if begin < position, let previous { throw .overlappingOffsets(tensor: info.name, other: previous) }
