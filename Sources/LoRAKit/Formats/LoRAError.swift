@@ -18,13 +18,26 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
     case linearAlgebra(LinearAlgebraError)
 
     public var description: String {
+        target.map { "\($0): \(detail)" } ?? detail
+    }
+
+    /// The module the error is about, for the cases that name one.
+    public var target: String? {
+        switch self {
+        case .shapeMismatch(let target, _, _), .unsupported(let target, _), .missingTensor(let target, _): target
+        case .safetensors, .invalidTensor, .linearAlgebra: nil
+        }
+    }
+
+    /// The message without the module's name (for reports and errors that name the module already).
+    public var detail: String {
         switch self {
         case .safetensors(let e): e.description
-        case .shapeMismatch(let target, let expected, let actual):
-            "\(target): shape \(Self.format(actual)) does not fit weight shape \(Self.format(expected))"
-        case .unsupported(let target, let reason): "\(target): \(reason)"
+        case .shapeMismatch(_, let expected, let actual):
+            "shape \(Self.format(actual)) does not fit weight shape \(Self.format(expected))"
+        case .unsupported(_, let reason): reason
         case .invalidTensor(let key, let reason): "tensor \"\(key)\": \(reason)"
-        case .missingTensor(let target, let role): "\(target): missing \(role) tensor"
+        case .missingTensor(_, let role): "missing \(role) tensor"
         case .linearAlgebra(let e): e.description
         }
     }

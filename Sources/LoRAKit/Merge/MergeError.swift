@@ -1,7 +1,7 @@
 import Foundation
 
 /// Failures of a merge, before or while writing. Nothing is left at the output path when one is thrown.
-public enum MergeError: Error, Sendable, CustomStringConvertible {
+public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The base is not a model LoRAKit can merge into.
     case unsupportedModel(path: String, reason: String)
     /// A LoRA made for one family applied to a model of another.

@@ -2,7 +2,7 @@ import Foundation
 
 /// Failures of the rank tools (resize, extract, SVD merge, convert). Nothing is left at the
 /// output path when one is thrown, and inputs are never modified.
-public enum RankToolsError: Error, Sendable, CustomStringConvertible {
+public enum RankToolsError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An option is out of range (rank ≤ 0, a dynamic parameter that is not positive…).
     case invalidOption(String)
     /// An input file cannot be read as what it should be.
