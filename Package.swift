@@ -16,7 +16,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MARK: - Implementation details
@@ -44,6 +43,13 @@ let package = Package(
             path: "Sources/CImageCodecs"
         ),
 
+        // SHA-256 for file hashes (Debian's libcrypto; replaces a source build of BoringSSL).
+        .systemLibrary(
+            name: "CLibcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
         .target(
             name: "CLoRAKitKernels",
             path: "Sources/CLoRAKitKernels"
@@ -61,7 +67,7 @@ let package = Package(
             dependencies: [
                 "COpenBLAS",
                 "CLoRAKitKernels",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CLibcrypto",
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,3 @@
-import Crypto
-
 /// The hashes UIs and trainers use to identify a safetensors file.
 public struct FileHashes: Sendable, Hashable {
     /// SHA-256 of the whole file, lowercase hex (A1111's "sha256"; its first 10 digits are "AutoV2").
@@ -28,12 +26,12 @@ extension SafetensorsFile {
     }
 
     static func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
-        var hasher = SHA256()
+        var hasher = SHA256Digest()
         var offset = 0
         let chunk = 1 << 24
         while offset < bytes.count {
             let end = min(offset + chunk, bytes.count)
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+            hasher.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
             offset = end
         }
         return hasher.finalize().map { byte in

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Where a ``LoRALibrary`` keeps its index (one JSON file per library folder).
@@ -77,7 +76,7 @@ struct LibraryIndex: Sendable, Codable, Equatable {
             let f = URL(fileURLWithPath: folder)
             return f.deletingLastPathComponent().appendingPathComponent(".\(f.lastPathComponent).lorakit-index.json")
         case .automatic:
-            let digest = SHA256.hash(data: Data(folder.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+            let digest = SHA256Digest.hash(Array(folder.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
             let name = "library-\(URL(fileURLWithPath: folder).lastPathComponent)-\(digest).json"
             return cacheFolder(environment: environment).appendingPathComponent(name)
         }
