@@ -4,7 +4,8 @@ import Testing
 
 /// The diffusers ↔ original name table against the map the fixture script proved with
 /// diffusers' own converters (`convert_ldm_unet_checkpoint`, `convert_ldm_clip_checkpoint`,
-/// `convert_open_clip_checkpoint`), in both directions.
+/// `convert_open_clip_checkpoint`), in both directions — including SDXL's `text_projection`, which
+/// LDM files store transposed.
 @Suite("Checkpoint name tables")
 struct CheckpointNamesTests {
     struct Entry {
@@ -47,6 +48,7 @@ struct CheckpointNamesTests {
                 if encoder.openCLIP {
                     let mapped = try #require(TextEncoderCheckpointNames.openCLIPName(transformers: name), "\(name)")
                     #expect(encoder.prefix + mapped.name == e.ldmKey, "\(name)")
+                    #expect(!mapped.transposed, "\(name)")
                     if let rows = e.rows {
                         let third = try #require(mapped.fusedThird, "\(name): rows \(rows) of a fused tensor, but no third")
                         #expect(rows[0] == third * (rows[1] - rows[0]), "\(name) rows \(rows) vs third \(third)")
@@ -70,6 +72,7 @@ struct CheckpointNamesTests {
                 return
             }
             #expect(encoder.prefix + mapped.name == e.ldmKey, "\(name)")
+            #expect(mapped.transposed && mapped.fusedThird == nil, "\(name)")
         }
     }
 
@@ -78,18 +81,12 @@ struct CheckpointNamesTests {
     /// Tensors stored transposed in the checkpoint (SDXL's `text_projection`).
     static let transposedCount = ["sd1": 0, "sd2": 0, "sdxl": 1]
 
-    /// Runs `check` on each transposed entry of the proven map. The name tables do not yet map SDXL's
-    /// transposed `text_projection` (`conditioner.embedders.1.model.text_projection` holds its transpose):
-    /// the check runs and its failure is reported as a known issue, so the gap stays visible in every run,
-    /// and the test fails as soon as the mapping exists, to have this marker removed.
+    /// Runs `check` on each transposed entry of the proven map (SDXL's `text_projection`:
+    /// `conditioner.embedders.1.model.text_projection` holds the transpose of transformers' Linear weight).
     static func checkTransposed(_ entries: [Entry], family: String, _ check: (Entry) throws -> Void) throws {
         let transposed = entries.filter(\.transposed)
         #expect(transposed.count == transposedCount[family], "\(transposed.map(\.name))")
-        for e in transposed {
-            withKnownIssue("no checkpoint mapping for the transposed \(e.component.rawValue)/\(e.name)") {
-                try check(e)
-            }
-        }
+        for e in transposed { try check(e) }
     }
 
     @Test("original → diffusers names match the proven map", arguments: ["sd1", "sd2", "sdxl"])
@@ -109,6 +106,7 @@ struct CheckpointNamesTests {
                 continue
             }
             #expect(location.tensorName == e.ldmKey, "\(e.component.rawValue)/\(name)")
+            #expect(location.storage == .asIs, "\(e.component.rawValue)/\(name)")
             if let rows = e.rows {
                 let third = try #require(location.fusedThird, "\(name): rows \(rows) of a fused tensor, but no third")
                 #expect(rows[0] == third * (rows[1] - rows[0]), "\(name) rows \(rows) vs third \(third)")
@@ -127,6 +125,7 @@ struct CheckpointNamesTests {
                 return
             }
             #expect(location.tensorName == e.ldmKey, "\(name)")
+            #expect(location.storage == .transposed && location.fusedThird == nil, "\(name)")
         }
     }
 }

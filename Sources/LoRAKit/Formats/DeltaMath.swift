@@ -2,13 +2,14 @@
 /// tensors. Every matrix product goes through `cblas_sgemm` (``BLAS``); a result's
 /// "natural" shape is returned with it and fitted to the target weight by the caller.
 enum DeltaMath {
-    typealias Tensor = (values: [Float], shape: [Int])
+    /// Values with their row-major shape (a ΔW, a decoded factor); not a tensor type of its own.
+    typealias Shaped = (values: [Float], shape: [Int])
 
     static func count(_ shape: ArraySlice<Int>) -> Int { shape.reduce(1, *) }
 
     /// LoRA / LoCon: `reshape(flat(U) · flat(D'), …)`, with `D' = D` or, with a Tucker
     /// mid `T (r_u, r_d, kh, kw)`, `D'[a,i,u,v] = Σ_b T[a,b,u,v] D[b,i]`.
-    static func lowRank(up: Tensor, down: Tensor, mid: Tensor?, target: String) throws(LoRAError) -> Tensor {
+    static func lowRank(up: Shaped, down: Shaped, mid: Shaped?, target: String) throws(LoRAError) -> Shaped {
         guard up.shape.count >= 2, down.shape.count >= 2 else {
             throw .invalidTensor(key: target, reason: "up/down must have at least 2 dimensions")
         }
@@ -38,7 +39,7 @@ enum DeltaMath {
     }
 
     /// `R[p,q,u,v] = Σ_{i,j} t[i,j,u,v] · a[i,p] · b[j,q]` (Tucker / CP rebuild of LoHa and LoKr).
-    static func tucker(t: Tensor, a: Tensor, b: Tensor, target: String) throws(LoRAError) -> Tensor {
+    static func tucker(t: Shaped, a: Shaped, b: Shaped, target: String) throws(LoRAError) -> Shaped {
         guard t.shape.count == 4, a.shape.count == 2, b.shape.count == 2,
               a.shape[0] == t.shape[0], b.shape[0] == t.shape[1] else {
             throw .invalidTensor(key: target, reason: "Tucker core \(LoRAError.format(t.shape)) does not fit \(LoRAError.format(a.shape)) / \(LoRAError.format(b.shape))")
@@ -55,7 +56,7 @@ enum DeltaMath {
     }
 
     /// `A · flat(B)` for a low-rank pair stored `(out, r)` and `(r, …)`.
-    static func pair(_ a: Tensor, _ b: Tensor, target: String) throws(LoRAError) -> Tensor {
+    static func pair(_ a: Shaped, _ b: Shaped, target: String) throws(LoRAError) -> Shaped {
         guard a.shape.count == 2, b.shape.count >= 2, a.shape[1] == b.shape[0] else {
             throw .invalidTensor(key: target, reason: "factors \(LoRAError.format(a.shape)) and \(LoRAError.format(b.shape)) do not multiply")
         }
@@ -67,8 +68,8 @@ enum DeltaMath {
     }
 
     /// LoHa: `(w1a·w1b) ⊙ (w2a·w2b)`, or the Tucker form when `t1`, `t2` are given.
-    static func hadamard(w1a: Tensor, w1b: Tensor, w2a: Tensor, w2b: Tensor, t1: Tensor?, t2: Tensor?, target: String) throws(LoRAError) -> Tensor {
-        let p1: Tensor, p2: Tensor
+    static func hadamard(w1a: Shaped, w1b: Shaped, w2a: Shaped, w2b: Shaped, t1: Shaped?, t2: Shaped?, target: String) throws(LoRAError) -> Shaped {
+        let p1: Shaped, p2: Shaped
         if let t1, let t2 {
             p1 = try tucker(t: t1, a: w1a, b: w1b, target: target)
             p2 = try tucker(t: t2, a: w2a, b: w2b, target: target)
@@ -86,7 +87,7 @@ enum DeltaMath {
 
     /// Kronecker product `W1 (a, c) ⊗ W2 (b, d, …)` → `(a·b, c·d, …)`:
     /// `ΔW[i·b+p, j·d+q, k] = W1[i,j] · W2[p,q,k]`.
-    static func kronecker(_ w1: Tensor, _ w2: Tensor, target: String) throws(LoRAError) -> Tensor {
+    static func kronecker(_ w1: Shaped, _ w2: Shaped, target: String) throws(LoRAError) -> Shaped {
         let w1Tail = count(w1.shape.dropFirst(2))
         guard w1.shape.count >= 2, w1Tail == 1, w2.shape.count >= 2 else {
             throw .invalidTensor(key: target, reason: "LoKr factors \(LoRAError.format(w1.shape)) and \(LoRAError.format(w2.shape)) are not matrices")

@@ -71,10 +71,10 @@ public struct LoRAModule: Sendable {
 
     /// The up and down factors of a plain LoRA / LoCon (no mid, no DoRA), decoded to Float32,
     /// for exact LoRA→LoRA concatenation. `ΔW = scale · reshape(flat(up) · flat(down))`.
-    public var lowRankFactors: (up: [Float], upShape: [Int], down: [Float], downShape: [Int])? {
+    public var lowRankFactors: LowRankFactors? {
         guard family == .lora || family == .locon, !isDoRA, !hasMid,
               let up = tensors[.up], let down = tensors[.down] else { return nil }
-        return (up.floats(), up.shape, down.floats(), down.shape)
+        return LowRankFactors(up: up.floats(), upShape: up.shape, down: down.floats(), downShape: down.shape)
     }
 
     /// `s · ΔW` fitted to `shape` (no strength), for additive families.
@@ -162,12 +162,12 @@ public struct LoRAModule: Sendable {
         return v
     }
 
-    func decoded(_ role: TensorRole) throws(LoRAError) -> DeltaMath.Tensor {
+    func decoded(_ role: TensorRole) throws(LoRAError) -> DeltaMath.Shaped {
         let v = try view(role)
         return (v.floats(), v.shape)
     }
 
-    func decodedIfPresent(_ role: TensorRole) -> DeltaMath.Tensor? {
+    func decodedIfPresent(_ role: TensorRole) -> DeltaMath.Shaped? {
         tensors[role].map { ($0.floats(), $0.shape) }
     }
 
@@ -179,7 +179,7 @@ public struct LoRAModule: Sendable {
     }
 
     /// The unscaled ΔW in the shape its factors give.
-    func naturalDelta() throws(LoRAError) -> DeltaMath.Tensor {
+    func naturalDelta() throws(LoRAError) -> DeltaMath.Shaped {
         let name = target.description
         switch family {
         case .lora, .locon:
@@ -189,13 +189,13 @@ public struct LoRAModule: Sendable {
                 w1a: decoded(.hadaW1A), w1b: decoded(.hadaW1B), w2a: decoded(.hadaW2A), w2b: decoded(.hadaW2B),
                 t1: decodedIfPresent(.hadaT1), t2: decodedIfPresent(.hadaT2), target: name)
         case .lokr:
-            let w1: DeltaMath.Tensor
+            let w1: DeltaMath.Shaped
             if let full = decodedIfPresent(.lokrW1) {
                 w1 = full
             } else {
                 w1 = try DeltaMath.pair(decoded(.lokrW1A), decoded(.lokrW1B), target: name)
             }
-            let w2: DeltaMath.Tensor
+            let w2: DeltaMath.Shaped
             if let full = decodedIfPresent(.lokrW2) {
                 w2 = full
             } else if let t2 = decodedIfPresent(.lokrT2) {

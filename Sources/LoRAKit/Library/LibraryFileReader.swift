@@ -84,22 +84,23 @@ enum LibraryFileReader {
             let vectors = st.tensors.filter { $0.shape.count == 2 }.map { $0.shape[0] }.max() ?? 0
             return (.textualInversion, "a textual-inversion embedding (\(count), \(vectors) vector\(vectors == 1 ? "" : "s")); load it as an embedding, not a LoRA")
         }
-        if any("model.diffusion_model.") {
-            let parts = [("first_stage_model.", "VAE"), ("cond_stage_model.", "text encoder"), ("conditioner.", "text encoders")]
-                .filter { any($0.0) }.map(\.1)
-            return (.checkpoint, "a full Stable Diffusion checkpoint (UNet" + parts.map { ", " + $0 }.joined() + "; \(count))")
-        }
-        if any("first_stage_model.") || (any("encoder.") && any("decoder.") && (any("quant_conv.") || any("post_quant_conv."))) {
+        switch ModelKind.sniff(names) {
+        case .checkpoint(let parts) where parts.contains(.unet):
+            let extra = [(ModelPart.vae, "VAE"), (.textEncoder, parts.contains(.textEncoder2) ? "text encoders" : "text encoder")]
+                .filter { parts.contains($0.0) }.map(\.1)
+            return (.checkpoint, "a full Stable Diffusion checkpoint (UNet" + extra.map { ", " + $0 }.joined() + "; \(count))")
+        case .checkpoint(let parts) where parts.contains(.vae):
             return (.vae, "a VAE (\(count))")
-        }
-        if any("control_model.") || any("controlnet_cond_embedding.") || any("controlnet_down_blocks.") {
+        case .ldmVAE, .diffusersComponent(.vae):
+            return (.vae, "a VAE (\(count))")
+        case .controlNet:
             return (.modelComponent, "a ControlNet (\(count))")
-        }
-        if any("down_blocks.") && any("conv_in.") {
+        case .diffusersComponent(.unet):
             return (.modelComponent, "diffusers UNet weights, not a LoRA (\(count))")
-        }
-        if any("text_model.") || any("cond_stage_model.") || any("conditioner.") {
+        case .checkpoint, .diffusersComponent:
             return (.modelComponent, "text encoder weights, not a LoRA (\(count))")
+        case nil:
+            break
         }
         let example = names.first.map { "; first key: \($0)" } ?? ""
         let reasons = Set(lora.unrecognized.map(\.reason)).sorted().prefix(2)

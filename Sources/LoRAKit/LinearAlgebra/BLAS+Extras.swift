@@ -5,7 +5,7 @@ import COpenBLAS
 extension BLAS {
     /// `op(A) · op(B)` (`[m, n]`) into a new array, scaled by `alpha`.
     /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:detail:)`` when the counts do not fit.
-    static func product(
+    package static func product(
         m: Int, n: Int, k: Int, alpha: Float = 1,
         _ a: [Float], transposeA: Bool = false,
         _ b: [Float], transposeB: Bool = false
@@ -17,7 +17,7 @@ extension BLAS {
 
     /// For each `i` in `0..<batch`: `C_i = op(A) · B_i`, where `B_i` is the i-th `[k, n]`
     /// slice of `b` and `C_i` the i-th `[m, n]` slice of the result.
-    static func batchedProduct(
+    package static func batchedProduct(
         batch: Int, m: Int, n: Int, k: Int,
         _ a: [Float], transposeA: Bool,
         _ b: [Float]
@@ -44,7 +44,7 @@ extension BLAS {
     }
 
     /// `y += alpha · x` (`cblas_saxpy`).
-    static func axpy(_ alpha: Float, _ x: [Float], _ y: inout [Float]) throws(LinearAlgebraError) {
+    package static func axpy(_ alpha: Float, _ x: [Float], _ y: inout [Float]) throws(LinearAlgebraError) {
         guard x.count == y.count else {
             throw .shapeMismatch(operation: "axpy", detail: "x \(x.count) y \(y.count)")
         }
@@ -58,7 +58,7 @@ extension BLAS {
     }
 
     /// `x *= alpha` (`cblas_sscal`).
-    static func scale(_ x: inout [Float], by alpha: Float) throws(LinearAlgebraError) {
+    package static func scale(_ x: inout [Float], by alpha: Float) throws(LinearAlgebraError) {
         let n = try index(x.count)
         guard n > 0, alpha != 1 else { return }
         x.withUnsafeMutableBufferPointer { px in cblas_sscal(n, alpha, px.baseAddress!, 1) }

@@ -2,15 +2,15 @@ import COpenBLAS
 
 /// Thin, checked wrappers over OpenBLAS. Row-major everywhere; leading dimensions
 /// come from the shapes; pointers never leave their closures.
-enum BLAS {
-    static func index(_ n: Int) throws(LinearAlgebraError) -> Int32 {
+package enum BLAS {
+    package static func index(_ n: Int) throws(LinearAlgebraError) -> Int32 {
         guard let v = Int32(exactly: n) else { throw .dimensionTooLarge(n) }
         return v
     }
 
     /// C[m,n] = alpha · op(A) · op(B) + beta · C, with A stored [m,k] (or [k,m] when
     /// `transposeA`) and B stored [k,n] (or [n,k] when `transposeB`).
-    static func gemm(
+    package static func gemm(
         m: Int, n: Int, k: Int,
         alpha: Float,
         a: UnsafePointer<Float>, transposeA: Bool = false,
@@ -31,7 +31,7 @@ enum BLAS {
     }
 
     /// Array form of ``gemm(m:n:k:alpha:a:transposeA:b:transposeB:beta:c:)`` with shape checks.
-    static func gemm(
+    package static func gemm(
         m: Int, n: Int, k: Int, alpha: Float,
         _ a: [Float], transposeA: Bool = false,
         _ b: [Float], transposeB: Bool = false,
@@ -53,18 +53,14 @@ enum BLAS {
             }
         }
     }
-
-    /// The number of OpenBLAS threads in use.
-    static func threadCount() -> Int { Int(openblas_get_num_threads()) }
-
-    /// Sets the number of OpenBLAS threads (0 or less leaves the default).
-    static func setThreadCount(_ n: Int) {
-        if n > 0, let v = Int32(exactly: n) { openblas_set_num_threads(v) }
-    }
 }
 
 /// Public knob for the BLAS thread count.
 public enum LinearAlgebraSettings {
-    /// Sets how many threads OpenBLAS uses (the `--threads` option).
-    public static func setThreadCount(_ n: Int) { BLAS.setThreadCount(n) }
+    /// Sets how many threads OpenBLAS uses when no running task asks for another count (the
+    /// `--threads` option). See ``BLASThreads`` for how concurrent tasks share the setting.
+    public static func setThreadCount(_ n: Int) { BLASThreads.setDefault(n) }
+
+    /// The number of threads OpenBLAS uses now.
+    public static var threadCount: Int { BLASThreads.current }
 }

@@ -4,7 +4,7 @@ import COpenBLAS
 extension LAPACK {
     /// Thin QR of a row-major [m, n] matrix with `sgeqrf` + `sorgqr`: A = Q · R,
     /// Q [m, k] with orthonormal columns, R [k, n] upper trapezoidal, k = min(m, n).
-    static func qr(_ a: [Float], rows m: Int, columns n: Int) throws(LinearAlgebraError) -> (q: [Float], r: [Float], k: Int) {
+    package static func qr(_ a: [Float], rows m: Int, columns n: Int) throws(LinearAlgebraError) -> (q: [Float], r: [Float], k: Int) {
         guard a.count == m * n else {
             throw .shapeMismatch(operation: "geqrf", detail: "\(a.count) elements for [\(m), \(n)]")
         }
@@ -45,7 +45,7 @@ extension LAPACK {
     /// forming it: QR of `up` and of `downᵀ`, `sgesdd` of the small core R₁·R₂ᵀ, then
     /// U = Q₁·U_c and Vᵀ = V_cᵀ·Q₂ᵀ. Returns k = min(m, r, n) singular triplets, descending;
     /// the product's other singular values are zero.
-    static func svdOfProduct(up: [Float], down: [Float], rows m: Int, rank r: Int, columns n: Int)
+    package static func svdOfProduct(up: [Float], down: [Float], rows m: Int, rank r: Int, columns n: Int)
         throws(LinearAlgebraError) -> (u: [Float], s: [Float], vt: [Float])
     {
         guard up.count == m * r, down.count == r * n else {

@@ -1,10 +1,10 @@
 import COpenBLAS
 
 /// Checked wrappers over LAPACKE, row-major.
-enum LAPACK {
+package enum LAPACK {
     /// Thin SVD of a row-major [m, n] matrix with `sgesdd`: A = U · diag(S) · Vᵀ,
     /// U [m, k], S [k], Vᵀ [k, n], k = min(m, n). Singular values descend.
-    static func svd(_ a: [Float], rows m: Int, columns n: Int) throws(LinearAlgebraError) -> (u: [Float], s: [Float], vt: [Float]) {
+    package static func svd(_ a: [Float], rows m: Int, columns n: Int) throws(LinearAlgebraError) -> (u: [Float], s: [Float], vt: [Float]) {
         guard a.count == m * n else {
             throw .shapeMismatch(operation: "gesdd", detail: "\(a.count) elements for [\(m), \(n)]")
         }

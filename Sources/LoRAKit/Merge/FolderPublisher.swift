@@ -3,9 +3,9 @@ import Foundation
 
 /// Builds an output folder beside its destination and moves it into place only when complete.
 enum FolderPublisher {
-    /// Copies `source` into a staging folder (skipping the files `fill` rewrites), lets `fill`
+    /// Copies `source` into a staging folder (skipping `rewritten`, the relative paths `fill` writes), lets `fill`
     /// write into it, then renames it to `destination`.
-    static func publish(from source: URL, to destination: URL, overwrite: Bool,
+    static func publish(from source: URL, to destination: URL, overwrite: Bool, rewritten: Set<String>,
                         fill: (URL) throws(MergeError) -> Void) throws(MergeError) {
         let fm = FileManager.default
         let parent = destination.deletingLastPathComponent()
@@ -31,7 +31,6 @@ enum FolderPublisher {
             PendingOutputs.unregister(oldPending)
         }
         do {
-            let rewritten = Set(MergeTarget.folderComponentFiles.flatMap(\.paths))
             try copyTree(from: source, to: staging, relative: "", skipping: rewritten)
             try fill(staging)
             let replacing = fm.fileExists(atPath: destination.path)

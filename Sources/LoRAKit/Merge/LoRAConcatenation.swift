@@ -94,16 +94,8 @@ public enum LoRAConcatenation {
 
     struct Skip: Error { var reason: String }
 
-    struct Factors {
-        var up: [Float]
-        var upShape: [Int]
-        var down: [Float]
-        var downShape: [Int]
-        var rank: Int
-    }
-
     /// Rank concatenation of the parts' factors, strengths and scales folded into `up`.
-    static func concatenate(_ parts: [(module: LoRAModule, strength: Float)], target: ModuleTarget) throws(Skip) -> Factors {
+    static func concatenate(_ parts: [(module: LoRAModule, strength: Float)], target: ModuleTarget) throws(Skip) -> LowRankFactors {
         var ups: [(values: [Float], rank: Int)] = []
         var downs: [[Float]] = []
         var outFeatures = -1
@@ -143,16 +135,11 @@ public enum LoRAConcatenation {
             }
             column += r
         }
-        return Factors(up: up, upShape: [outFeatures, rank] + upTail, down: downs.flatMap { $0 }, downShape: [rank] + downTail, rank: rank)
+        return LowRankFactors(up: up, upShape: [outFeatures, rank] + upTail, down: downs.flatMap { $0 }, downShape: [rank] + downTail)
     }
 
     static func kohyaName(_ target: ModuleTarget, usesSecondEncoder: Bool) -> String {
-        let prefix = switch target.component {
-        case .unet: "lora_unet_"
-        case .textEncoder: usesSecondEncoder ? "lora_te1_" : "lora_te_"
-        case .textEncoder2: "lora_te2_"
-        }
-        return prefix + KohyaKeyMapping.flatten(target.path)
+        KohyaNaming.plainStem(target, usesSecondEncoder: usesSecondEncoder)
     }
 
     static func metadata(_ sources: [(lora: LoRAFile, source: MergeSource)], dtype: DType) -> [String: String] {

@@ -16,7 +16,7 @@ final class MergePlan: @unchecked Sendable {
         var sourceIndex: Int
         var patch: any WeightPatch
         var strength: Float
-        var fusedThird: Int?
+        var location: ParameterLocation
         var isBias: Bool
     }
 
@@ -27,6 +27,8 @@ final class MergePlan: @unchecked Sendable {
     /// Float32 working copies of the tensors being patched, reused across tensors.
     private let scratch = ScratchPool()
     private(set) var files: [File] = []
+    /// Shard indexes of the rewritten weights (relative path → the shards' relative paths).
+    private(set) var shardIndexes: [(index: String, shards: [String])] = []
     private let modelBase: BaseModel?
     private let modelBaseEvidence: String
     // Results, filled while writing (producers run on the writer's thread, one at a time).
@@ -44,33 +46,41 @@ final class MergePlan: @unchecked Sendable {
         unused = sources.map(\.unusedKeys)
         skipped = Array(repeating: [], count: sources.count)
 
-        files = try Self.modelFiles(target)
-        var union = ParameterIndex.Merged()
-        for file in files { union.add(file.index, shape: { file.safetensors.info(named: $0.tensorName)?.shape }) }
-        (modelBase, modelBaseEvidence) = union.family()
+        let model = try target.open()
+        files = model.allFiles(parts: Self.patchedParts).map {
+            File(url: $0.url, relativePath: $0.relativePath, safetensors: $0.safetensors, index: $0.index)
+        }
+        guard !files.isEmpty else {
+            throw .unsupportedModel(path: target.url.path, reason: "no unet/, text_encoder/ or text_encoder_2/ safetensors weights")
+        }
+        (modelBase, modelBaseEvidence) = model.family
+        for component in model.components where Self.patchedParts.contains(component.part) {
+            guard let folder = component.folder?.lastPathComponent else { continue }
+            for set in component.allWeights {
+                guard let index = set.shardIndex else { continue }
+                shardIndexes.append((folder + "/" + index.lastPathComponent, set.files.map { folder + "/" + $0.lastPathComponent }))
+            }
+        }
 
-        let modelName = Self.displayName(target)
+        let modelName = target.url.lastPathComponent
         for (s, source) in sources.enumerated() {
             if let loraBase = source.baseModel, let modelBase, loraBase != modelBase, !options.allowBaseMismatch {
                 throw .baseModelMismatch(lora: source.name, loraBase: loraBase, model: modelName, modelBase: modelBase)
             }
             for patch in source.patches {
                 var found = false
+                let strength = source.strength(for: patch.target.component)
+                // Every file holding the layer: the plain weights and each variant.
                 for f in files.indices {
-                    let weightKey = ParameterKey(component: patch.target.component, name: patch.target.path + ".weight")
-                    guard let location = files[f].index.location(of: weightKey) else { continue }
+                    guard let placement = PatchPlacement.resolve(patch, in: files[f].index) else { continue }
                     found = true
-                    let strength = source.strength(for: patch.target.component)
-                    files[f].patches[location.tensorName, default: []].append(
-                        Application(sourceIndex: s, patch: patch, strength: strength, fusedThird: location.fusedThird, isBias: false))
-                    if patch.patchesBias {
-                        let biasKey = ParameterKey(component: patch.target.component, name: patch.target.path + ".bias")
-                        if let b = files[f].index.location(of: biasKey) {
-                            files[f].patches[b.tensorName, default: []].append(
-                                Application(sourceIndex: s, patch: patch, strength: strength, fusedThird: b.fusedThird, isBias: true))
-                        } else {
-                            unused[s].append(.init(key: patch.target.description + ".bias", reason: "the model layer has no bias"))
-                        }
+                    files[f].patches[placement.weight.tensorName, default: []].append(
+                        Application(sourceIndex: s, patch: patch, strength: strength, location: placement.weight, isBias: false))
+                    if let bias = placement.bias {
+                        files[f].patches[bias.tensorName, default: []].append(
+                            Application(sourceIndex: s, patch: patch, strength: strength, location: bias, isBias: true))
+                    } else if placement.biasMissing {
+                        unused[s].append(.init(key: patch.target.description + ".bias", reason: "the model layer has no bias"))
                     }
                 }
                 if found {
@@ -86,45 +96,8 @@ final class MergePlan: @unchecked Sendable {
         }
     }
 
-    private static func displayName(_ target: MergeTarget) -> String {
-        switch target {
-        case .diffusersFolder(let u), .componentFile(let u, _), .checkpoint(let u): u.lastPathComponent
-        }
-    }
-
-    private static func open(_ url: URL) throws(MergeError) -> SafetensorsFile {
-        do { return try SafetensorsFile(contentsOf: url) } catch { throw .unreadableModel(path: url.path, error: error) }
-    }
-
-    private static func modelFiles(_ target: MergeTarget) throws(MergeError) -> [File] {
-        switch target {
-        case .checkpoint(let url):
-            let st = try open(url)
-            return [File(url: url, relativePath: url.lastPathComponent, safetensors: st, index: .checkpoint(st))]
-        case .componentFile(let url, let component):
-            let st = try open(url)
-            return [File(url: url, relativePath: url.lastPathComponent, safetensors: st, index: .diffusersComponent(st, component: component))]
-        case .diffusersFolder(let folder):
-            var files: [File] = []
-            for (component, paths) in MergeTarget.folderComponentFiles {
-                for path in paths {
-                    let url = folder.appendingPathComponent(path)
-                    guard FileManager.default.fileExists(atPath: url.path) else { continue }
-                    let st = try open(url)
-                    files.append(File(url: url, relativePath: path, safetensors: st, index: .diffusersComponent(st, component: component)))
-                }
-                let dir = folder.appendingPathComponent(paths[0]).deletingLastPathComponent()
-                let sharded = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?.contains { $0.hasSuffix(".safetensors.index.json") } ?? false
-                if sharded && !files.contains(where: { $0.relativePath.hasPrefix(component.rawValue + "/") }) {
-                    throw .unsupportedModel(path: dir.path, reason: "sharded component files are not supported yet")
-                }
-            }
-            guard !files.isEmpty else {
-                throw .unsupportedModel(path: folder.path, reason: "no unet/, text_encoder/ or text_encoder_2/ safetensors weights")
-            }
-            return files
-        }
-    }
+    /// The parts LoRAs patch; the VAE, tokenizers and scheduler are copied unchanged.
+    static let patchedParts: Set<ModelPart> = [.unet, .textEncoder, .textEncoder2]
 
     /// Writes one rewritten model file.
     /// - Parameter beforeCommit: runs when the file is complete, before it is renamed into place.
@@ -189,19 +162,7 @@ final class MergePlan: @unchecked Sendable {
     /// or, in strict mode, fails the write (so nothing reaches the output path).
     private func apply(_ a: Application, to values: inout [Float], shape: [Int]) throws -> Bool {
         do {
-            if let third = a.fusedThird {
-                guard let rows = shape.first, rows % 3 == 0 else {
-                    throw MergeError.patchFailed(lora: sources[a.sourceIndex].name, module: a.patch.target.description,
-                                                 reason: "fused tensor of shape \(shape) does not split in three")
-                }
-                let subShape = [rows / 3] + shape.dropFirst()
-                let n = subShape.reduce(1, *)
-                var slice = Array(values[(third * n)..<((third + 1) * n)])
-                try applyWhole(a, to: &slice, shape: subShape)
-                values.replaceSubrange((third * n)..<((third + 1) * n), with: slice)
-            } else {
-                try applyWhole(a, to: &values, shape: shape)
-            }
+            try PatchPlacement.apply(a.patch, isBias: a.isBias, strength: a.strength, at: a.location, to: &values, storedShape: shape)
             return true
         } catch {
             // LoRA errors start with the module's name; the report names it already.
@@ -219,14 +180,6 @@ final class MergePlan: @unchecked Sendable {
         }
     }
 
-    private func applyWhole(_ a: Application, to values: inout [Float], shape: [Int]) throws {
-        if a.isBias {
-            try a.patch.apply(toBias: &values, shape: shape, strength: a.strength)
-        } else {
-            try a.patch.apply(toWeight: &values, shape: shape, strength: a.strength)
-        }
-    }
-
     func report() -> MergeReport {
         lock.withLock {
             MergeReport(
@@ -237,25 +190,6 @@ final class MergePlan: @unchecked Sendable {
                                            applied: Array(Set(applied[s])).sorted(), unusedKeys: unused[s], skipped: skipped[s])
                 },
                 tensorsWritten: tensorsWritten, tensorsPatched: tensorsPatched, outputDType: options.outputDType?.rawValue)
-        }
-    }
-}
-
-extension ParameterIndex {
-    /// Several files' indexes together, for telling the model family.
-    struct Merged {
-        var entries: [(ParameterIndex, (ParameterLocation) -> [Int]?)] = []
-        mutating func add(_ index: ParameterIndex, shape: @escaping (ParameterLocation) -> [Int]?) { entries.append((index, shape)) }
-        func family() -> (BaseModel?, String) {
-            var fallback: (BaseModel?, String)?
-            for (index, shape) in entries {
-                let result = ModelFamilyDetection.detect(index: index, shape: shape)
-                if result.0 != nil { return result }
-                // Keep the first file's reason (the UNet's, which says what it measured).
-                if fallback == nil { fallback = result }
-            }
-            if entries.contains(where: { $0.0.components.contains(.textEncoder2) }) { return (.sdxl, "has a second text encoder") }
-            return fallback ?? (nil, "no model files")
         }
     }
 }

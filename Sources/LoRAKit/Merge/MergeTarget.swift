@@ -9,40 +9,57 @@ public enum MergeTarget: Sendable, Equatable {
     /// A single-file checkpoint in original (LDM/SGM) names, SD1.x, SD2.x or SDXL.
     case checkpoint(URL)
 
-    /// Component files looked for in a diffusers folder, per component (full and fp16 variants).
-    static let folderComponentFiles: [(component: ModelComponent, paths: [String])] = [
-        (.unet, ["unet/diffusion_pytorch_model.safetensors", "unet/diffusion_pytorch_model.fp16.safetensors"]),
-        (.textEncoder, ["text_encoder/model.safetensors", "text_encoder/model.fp16.safetensors"]),
-        (.textEncoder2, ["text_encoder_2/model.safetensors", "text_encoder_2/model.fp16.safetensors"]),
-    ]
-
-    /// Works out what `url` is.
+    /// Works out what `url` is (through ``ModelBundle``, the one model opener).
     /// - Parameter component: for a single component file, which one (inferred from its names when nil).
     public static func detect(_ url: URL, component: ModelComponent? = nil) throws(MergeError) -> MergeTarget {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw .unsupportedModel(path: url.path, reason: "no such file or folder")
-        }
-        if isDirectory.boolValue {
-            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("model_index.json").path) else {
-                throw .unsupportedModel(path: url.path, reason: "a folder without model_index.json is not a diffusers pipeline")
+        let model = try open(url, component: component)
+        switch model.layout {
+        case .diffusersFolder: return .diffusersFolder(url)
+        case .checkpoint: return .checkpoint(url)
+        case .componentFile:
+            guard let part = model.components.first?.part, let loraComponent = part.loraComponent else {
+                throw .unsupportedModel(path: url.path, reason: "a \(model.components.first?.part.rawValue ?? "model") file; LoRAs patch the UNet and text encoders")
             }
-            return .diffusersFolder(url)
+            return .componentFile(url, loraComponent)
         }
-        let file: SafetensorsFile
-        do { file = try SafetensorsFile(contentsOf: url) } catch { throw .unreadableModel(path: url.path, error: error) }
-        if file.tensors.contains(where: { CheckpointLayout.isCheckpointName($0.name) }) { return .checkpoint(url) }
-        if let component { return .componentFile(url, component) }
-        let names = file.tensors.map(\.name)
-        if names.contains(where: { $0.hasPrefix("down_blocks.") || $0 == "conv_in.weight" }) { return .componentFile(url, .unet) }
-        if names.contains(where: { $0.hasPrefix("text_model.") || $0.hasPrefix("encoder.layers.") }) {
-            let hasProjection = names.contains { $0.hasPrefix("text_projection") }
-            return .componentFile(url, hasProjection ? .textEncoder2 : .textEncoder)
+    }
+
+    /// The path of the model.
+    public var url: URL {
+        switch self {
+        case .diffusersFolder(let u), .componentFile(let u, _), .checkpoint(let u): u
         }
-        if let lora = try? LoRAFile(file: file), lora.isLoRA {
-            throw .unsupportedModel(path: url.path, reason: "it is a LoRA, not a model (give it with --lora)")
+    }
+
+    /// The model, opened.
+    func open() throws(MergeError) -> ModelBundle {
+        switch self {
+        case .componentFile(let u, let component): try Self.open(u, component: component)
+        case .diffusersFolder(let u), .checkpoint(let u): try Self.open(u, component: nil)
         }
-        throw .unsupportedModel(path: url.path, reason: "neither a diffusers UNet or text encoder nor an LDM/SGM checkpoint")
+    }
+
+    private static func open(_ url: URL, component: ModelComponent?) throws(MergeError) -> ModelBundle {
+        do {
+            return try ModelBundle.open(url, options: .init(component: component.map(ModelPart.init)))
+        } catch {
+            if case .notAModel = error, let lora = try? LoRAFile(contentsOf: url), lora.isLoRA {
+                throw .unsupportedModel(path: url.path, reason: "it is a LoRA, not a model (give it with --lora)")
+            }
+            throw MergeError(error, model: url)
+        }
+    }
+}
+
+extension MergeError {
+    /// A model that cannot be opened, as a merge failure.
+    init(_ error: ModelError, model url: URL) {
+        switch error {
+        case .unreadable(let path, let e): self = .unreadableModel(path: path, error: e)
+        case .notFound(let path): self = .unsupportedModel(path: path, reason: "no such file or folder")
+        case .notAModel(let path, let reason): self = .unsupportedModel(path: path, reason: reason)
+        default: self = .unsupportedModel(path: url.path, reason: error.description)
+        }
     }
 }
 

@@ -24,22 +24,26 @@ public enum ModelMerger {
         // Tensors are patched on several threads at once, each with single-threaded BLAS
         // (small-rank products parallelise better across tensors than inside one).
         plan.workerThreads = max(1, options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let blasThreads = BLAS.threadCount()
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(blasThreads) }
-
-        switch target {
-        case .diffusersFolder(let folder):
-            try FolderPublisher.publish(from: folder, to: output, overwrite: options.overwrite) { (staging) throws(MergeError) in
-                for file in plan.files {
-                    try plan.write(file, to: staging.appendingPathComponent(file.relativePath), progress: progress)
+        // One BLAS thread per product while this merge runs, unless another task of the process
+        // (a generation) holds a lease for more: then that count stays (BLASThreads' rule).
+        try BLASThreads.withThreads(1) { () throws(MergeError) in
+            switch target {
+            case .diffusersFolder(let folder):
+                try FolderPublisher.publish(from: folder, to: output, overwrite: options.overwrite,
+                                            rewritten: Set(plan.files.map(\.relativePath))) { (staging) throws(MergeError) in
+                    for file in plan.files {
+                        try plan.write(file, to: staging.appendingPathComponent(file.relativePath), progress: progress)
+                    }
+                    if options.outputDType != nil {
+                        for shards in plan.shardIndexes { try ShardIndex.updateTotalSize(shards.index, shards: shards.shards, in: staging) }
+                    }
+                    try plan.checkSomethingApplied()
                 }
-                try plan.checkSomethingApplied()
+            case .componentFile, .checkpoint:
+                guard let file = plan.files.first else { throw .unsupportedModel(path: base.path, reason: "no tensors") }
+                try plan.write(file, to: output, overwrite: options.overwrite, progress: progress,
+                               beforeCommit: { () throws(MergeError) in try plan.checkSomethingApplied() })
             }
-        case .componentFile, .checkpoint:
-            guard let file = plan.files.first else { throw .unsupportedModel(path: base.path, reason: "no tensors") }
-            try plan.write(file, to: output, overwrite: options.overwrite, progress: progress,
-                           beforeCommit: { () throws(MergeError) in try plan.checkSomethingApplied() })
         }
         var report = plan.report()
         report.outputFiles = plan.files.map { target.isFolder ? output.appendingPathComponent($0.relativePath).path : output.path }

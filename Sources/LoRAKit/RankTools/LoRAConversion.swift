@@ -159,7 +159,8 @@ public enum LoRAConversion {
         return m.scale * Float(rank)
     }
 
-    /// Plain factors to write for one module.
+    /// Factors to write for one module, as writer sources (a view copied byte for byte when the dtype is
+    /// kept, or computed values), with their stored types; the math happens on ``LowRankFactors``.
     struct Factors {
         var up: SafetensorsWriter.Source
         var upShape: [Int]
@@ -190,7 +191,7 @@ public enum LoRAConversion {
 
     /// A rank-`rank` LoRA of the module's s·ΔW by SVD (alpha = rank, so the scale is 1).
     static func bakedFactors(_ m: LoRAModule, rank: Int, dtype: DType?) throws(RankToolsError) -> (Factors, BakedModule) {
-        let natural: DeltaMath.Tensor
+        let natural: DeltaMath.Shaped
         do { try m.checkDeltaSize(fitting: nil); natural = try m.naturalDelta() } catch { throw .lora(error) }
         guard natural.shape.count >= 2, let rows = natural.shape.first, rows > 0, natural.values.count % rows == 0 else {
             throw .moduleFailed(module: m.target.description, reason: "ΔW of shape \(natural.shape) is not a matrix")
@@ -199,12 +200,11 @@ public enum LoRAConversion {
         let scaled = natural.values.map { $0 * m.scale }
         let svd = try SingularDecomposition.dense(scaled, rows: rows, columns: columns)
         let r = max(1, min(rank, svd.count))
-        let (up, down) = svd.factors(rank: r)
-        let isConv = natural.shape.count == 4
+        let baked = svd.factors(rank: r, layer: natural.shape)
         let type = dtype ?? m.tensors.values.map(\.dtype).filter(\.isFloatingPoint).max() ?? .f32
-        let factors = Factors(up: .floats(up), upShape: isConv ? [rows, r, 1, 1] : [rows, r], upType: type,
-                              down: .floats(down), downShape: [r] + natural.shape.dropFirst(), downType: type,
-                              rank: r, alpha: Float(r))
+        let factors = Factors(up: .floats(baked.up), upShape: baked.upShape, upType: type,
+                              down: .floats(baked.down), downShape: baked.downShape, downType: type,
+                              rank: baked.rank, alpha: Float(baked.rank))
         let family = m.hasMid ? "locon (lora_mid)" : m.family.rawValue
         let choice = RankChoice(rank: r, spectrum: svd.s)
         return (factors, BakedModule(module: m.target.description, family: family, rank: r, frobeniusRetained: choice.frobeniusRetained))
@@ -317,7 +317,7 @@ public enum LoRAConversion {
                 }
                 stem = "lora_unet_" + KohyaKeyMapping.flatten(ldm)
             } else {
-                stem = LoRAConcatenation.kohyaName(m.target, usesSecondEncoder: usesSecondEncoder)
+                stem = KohyaNaming.plainStem(m.target, usesSecondEncoder: usesSecondEncoder)
             }
             let h = handling(m, bake: options.bakeRank != nil)
             if case .bake = h, let rank = options.bakeRank {

@@ -156,17 +156,18 @@ public enum LoRAExtraction {
             let delta = try difference(module, a, b)
             let isKernelConv = module.shape.count == 4 && module.shape[2...].contains { $0 != 1 }
             let wanted = isKernelConv ? (options.convRank ?? options.rank) : options.rank
-            let factors: Factors
+            let extracted: Extracted
             do {
-                factors = try factorise(delta, shape: module.shape, rank: wanted, clampQuantile: options.clampQuantile, dtype: options.dtype)
+                extracted = try factorise(delta, shape: module.shape, rank: wanted, clampQuantile: options.clampQuantile, dtype: options.dtype)
             } catch {
                 throw .moduleFailed(module: name, reason: error.description)
             }
+            let factors = extracted.factors
             writer.add(name: name + ".lora_up.weight", shape: factors.upShape, floats: factors.up, as: options.dtype)
             writer.add(name: name + ".lora_down.weight", shape: factors.downShape, floats: factors.down, as: options.dtype)
             writer.add(name: name + ".alpha", shape: [], floats: [Float(factors.rank)], as: options.dtype)
             report.modules.append(.init(name: name, isKernelConv: isKernelConv, rank: factors.rank,
-                                        frobeniusRetained: factors.choice.frobeniusRetained, written: factors.written,
+                                        frobeniusRetained: extracted.choice.frobeniusRetained, written: extracted.written,
                                         maxAbsDifference: maxAbs(delta)))
             report.maxRank = max(report.maxRank, factors.rank)
             progress?(Progress(module: name, done: i + 1, total: work.count))
@@ -181,13 +182,10 @@ public enum LoRAExtraction {
         return report
     }
 
-    /// One extracted module's kohya factors.
-    struct Factors {
-        var up: [Float]
-        var upShape: [Int]
-        var down: [Float]
-        var downShape: [Int]
-        var rank: Int
+    /// One extracted module: its kohya factors, how much of ΔW's spectrum they keep, and what the
+    /// stored factors retain.
+    struct Extracted {
+        var factors: LowRankFactors
         var choice: RankChoice
         var written: WrittenRetention
     }
@@ -196,7 +194,7 @@ public enum LoRAExtraction {
     /// [out, in, kh, kw]): rank capped at min(rank, out, in), SVD of the [out, in·kh·kw] matrix,
     /// `up = U·diag(S)`, `down = Vᵀ`, both clamped at the signed `clampQuantile`.
     static func factorise(_ delta: [Float], shape: [Int], rank wanted: Int, clampQuantile: Float?,
-                          dtype: DType = .f32) throws(RankToolsError) -> Factors {
+                          dtype: DType = .f32) throws(RankToolsError) -> Extracted {
         guard shape.count == 2 || shape.count == 4, shape.allSatisfy({ $0 > 0 }), delta.count == shape.reduce(1, *) else {
             throw .moduleFailed(module: "\(shape)", reason: "a layer of shape \(shape) is neither a Linear nor a Conv2d weight")
         }
@@ -204,15 +202,12 @@ public enum LoRAExtraction {
         let rank = min(wanted, rows, shape[1])
         let svd = try SingularDecomposition.dense(delta, rows: rows, columns: columns)
         let cut = svd.factors(rank: rank)
-        var (up, down) = cut
-        if let q = clampQuantile { QuantileClamp.apply(up: &up, down: &down, quantile: q) }
+        var factors = LowRankFactors(up: cut.up, down: cut.down, rank: rank, layer: shape)
+        if let q = clampQuantile { QuantileClamp.apply(&factors, quantile: q) }
         let written = try WrittenRetention.measure(exact: delta, cut: cut,
-                                                   written: (WrittenRetention.stored(up, as: dtype), WrittenRetention.stored(down, as: dtype)),
+                                                   written: (WrittenRetention.stored(factors.up, as: dtype), WrittenRetention.stored(factors.down, as: dtype)),
                                                    rows: rows, rank: min(rank, svd.count), columns: columns)
-        let isConv = shape.count == 4
-        return Factors(up: up, upShape: isConv ? [rows, rank, 1, 1] : [rows, rank],
-                       down: down, downShape: [rank] + shape.dropFirst(), rank: rank,
-                       choice: RankChoice(rank: rank, spectrum: svd.s), written: written)
+        return Extracted(factors: factors, choice: RankChoice(rank: rank, spectrum: svd.s), written: written)
     }
 
     /// A targeted layer: its canonical weight key, module and shape (in the base model).
@@ -231,8 +226,9 @@ public enum LoRAExtraction {
             guard let shape = model.shape(of: key), shape.count == 2 || shape.count == 4 else { continue }
             let path = String(key.name.dropLast(".weight".count))
             let parts = path.split(separator: ".")
+            guard let component = key.component.loraComponent else { continue }
             let wanted: Bool
-            switch key.component {
+            switch component {
             case .unet:
                 let inTransformer = parts.indices.contains { i in parts[i] == "attentions" && i + 2 < parts.count }
                 let inResnet = parts.indices.contains { i in
@@ -243,7 +239,7 @@ public enum LoRAExtraction {
                 wanted = parts.count >= 2 && parts.first == "text_model" && parts.contains("layers")
                     && (parts[parts.count - 2] == "self_attn" || parts[parts.count - 2] == "mlp")
             }
-            if wanted { result.append(Module(weight: key, target: ModuleTarget(component: key.component, path: path), shape: shape)) }
+            if wanted { result.append(Module(weight: key, target: ModuleTarget(component: component, path: path), shape: shape)) }
         }
         return result.sorted { $0.target < $1.target }
     }
@@ -293,53 +289,27 @@ public enum LoRAExtraction {
     }
 }
 
-/// One model opened for extraction: its safetensors files (mapped) and their canonical indexes.
+/// One model opened for extraction (through ``ModelBundle``, the chosen weight variant): its
+/// UNet and text-encoder files (mapped) and their canonical indexes.
 struct ExtractionModel {
-    struct File {
-        var url: URL
-        var safetensors: SafetensorsFile
-        var index: ParameterIndex
-    }
-
-    let files: [File]
+    let files: [WeightFile]
     let family: (BaseModel?, String)
 
     init(_ url: URL) throws(RankToolsError) {
-        let target: MergeTarget
-        do { target = try MergeTarget.detect(url) } catch { throw .merge(error) }
-        var files: [File] = []
-        func open(_ file: URL, _ index: (SafetensorsFile) -> ParameterIndex) throws(RankToolsError) {
-            let st: SafetensorsFile
-            do { st = try SafetensorsFile(contentsOf: file) } catch { throw .merge(.unreadableModel(path: file.path, error: error)) }
-            files.append(File(url: file, safetensors: st, index: index(st)))
+        let model: ModelBundle
+        do { model = try ModelBundle.open(url) } catch { throw .merge(MergeError(error, model: url)) }
+        files = model.chosenFiles(parts: MergePlan.patchedParts)
+        guard !files.isEmpty else {
+            throw .merge(.unsupportedModel(path: url.path, reason: "no unet/, text_encoder/ or text_encoder_2/ safetensors weights"))
         }
-        switch target {
-        case .checkpoint(let u):
-            try open(u) { .checkpoint($0) }
-        case .componentFile(let u, let component):
-            try open(u) { .diffusersComponent($0, component: component) }
-        case .diffusersFolder(let folder):
-            for (component, paths) in MergeTarget.folderComponentFiles {
-                guard let path = paths.first(where: { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }) else {
-                    continue
-                }
-                try open(folder.appendingPathComponent(path)) { .diffusersComponent($0, component: component) }
-            }
-            guard !files.isEmpty else {
-                throw .merge(.unsupportedModel(path: folder.path, reason: "no unet/, text_encoder/ or text_encoder_2/ safetensors weights"))
-            }
-        }
-        self.files = files
-        var union = ParameterIndex.Merged()
-        for file in files { union.add(file.index, shape: { file.safetensors.info(named: $0.tensorName)?.shape }) }
-        family = union.family()
+        family = model.family
     }
 
     var urls: [URL] { files.map(\.url) }
-    var components: Set<ModelComponent> { files.reduce(into: Set()) { $0.formUnion($1.index.components) } }
+    var components: Set<ModelPart> { files.reduce(into: Set()) { $0.formUnion($1.index.components) } }
     var keys: [ParameterKey] { files.flatMap { $0.index.locations.keys } }
 
-    private func locate(_ key: ParameterKey) -> (File, ParameterLocation, TensorInfo)? {
+    private func locate(_ key: ParameterKey) -> (WeightFile, ParameterLocation, TensorInfo)? {
         for file in files {
             if let location = file.index.location(of: key), let info = file.safetensors.info(named: location.tensorName) {
                 return (file, location, info)
@@ -351,8 +321,7 @@ struct ExtractionModel {
     /// The parameter's shape (a fused OpenCLIP third has a third of the rows); nil when absent.
     func shape(of key: ParameterKey) -> [Int]? {
         guard let (_, location, info) = locate(key) else { return nil }
-        guard location.fusedThird != nil, let rows = info.shape.first else { return info.shape }
-        return [rows / 3] + info.shape.dropFirst()
+        return location.canonicalShape(stored: info.shape)
     }
 
     /// The parameter's values in Float32 (one tensor decoded; its pages released afterwards).
@@ -363,14 +332,13 @@ struct ExtractionModel {
         guard info.dtype.isFloatingPoint else {
             throw .invalidInput(path: file.url.path, reason: "\(info.name) is \(info.dtype.rawValue), not a floating-point weight")
         }
-        let view = file.safetensors.tensor(info)
-        let all = view.floats()
-        view.releasePages()
-        guard let third = location.fusedThird else { return all }
-        guard let rows = info.shape.first, rows % 3 == 0 else {
+        if location.fusedThird != nil, (info.shape.first ?? 0) % 3 != 0 || info.shape.isEmpty {
             throw .invalidInput(path: file.url.path, reason: "fused tensor \(info.name) of shape \(info.shape) does not split in three")
         }
-        let n = all.count / 3
-        return Array(all[(third * n)..<((third + 1) * n)])
+        // The canonical parameter: a fused third's rows, a transposed matrix turned back.
+        let tensor = ModelTensor(name: key.name, view: file.safetensors.tensor(info), location: location)
+        let values = tensor.floats()
+        tensor.releasePages()
+        return values
     }
 }

@@ -65,14 +65,15 @@ public enum LoRAResize {
 
     /// Factors of one resized module.
     public struct ResizedFactors: Sendable {
-        /// up [out, rank] (or [out, rank, 1, 1]).
-        public var up: [Float]
-        public var upShape: [Int]
-        /// down [rank, in] (or [rank, in, kh, kw]).
-        public var down: [Float]
-        public var downShape: [Int]
+        /// up [out, rank] (or [out, rank, 1, 1]) and down [rank, in] (or [rank, in, kh, kw]).
+        public var factors: LowRankFactors
         public var alpha: Float
         public var choice: RankChoice
+
+        public var up: [Float] { factors.up }
+        public var upShape: [Int] { factors.upShape }
+        public var down: [Float] { factors.down }
+        public var downShape: [Int] { factors.downShape }
     }
 
     /// Resizes `lora` and writes the result to `output` (kohya metadata updates, hashes recomputed).
@@ -153,12 +154,10 @@ public enum LoRAResize {
             }
             svd = try SingularDecomposition.dense(delta, rows: rows, columns: columns)
         }
-        let (newUp, newDown) = svd.factors(rank: choice.rank)
-        let r = newDown.count / max(columns, 1)
-        let isConv = downShape.count == 4
-        return ResizedFactors(up: newUp, upShape: isConv ? [rows, r, 1, 1] : [rows, r],
-                              down: newDown, downShape: [r] + downShape.dropFirst(),
-                              alpha: scale * Float(r), choice: r == choice.rank ? choice : RankChoice(rank: r, spectrum: svd.s))
+        let factors = svd.factors(rank: choice.rank, layer: [rows] + downShape.dropFirst())
+        let r = factors.rank
+        return ResizedFactors(factors: factors, alpha: scale * Float(r),
+                              choice: r == choice.rank ? choice : RankChoice(rank: r, spectrum: svd.s))
     }
 
     /// The key stem kohya writes `.alpha` under: the down key without `.lora_down.weight`,

@@ -31,8 +31,14 @@ struct SingularDecomposition: Sendable {
         return SingularDecomposition(rows: rows, columns: columns, u: u, s: s, vt: vt)
     }
 
-    /// The first `rank` triplets as kohya factors: up = U[:, :rank]·diag(S[:rank]) [rows, rank],
-    /// down = Vᵀ[:rank] [rank, columns]. `rank` must not exceed ``count``.
+    /// The first `rank` triplets as kohya factors for a layer of natural shape `layer` (rows × columns
+    /// elements): up = U[:, :rank]·diag(S[:rank]), down = Vᵀ[:rank]; at most ``count`` triplets.
+    func factors(rank: Int, layer: [Int]) -> LowRankFactors {
+        let (up, down) = factors(rank: rank)
+        return LowRankFactors(up: up, down: down, rank: min(rank, count), layer: layer)
+    }
+
+    /// The first `rank` triplets as flat matrices: up [rows, r], down [r, columns].
     func factors(rank: Int) -> (up: [Float], down: [Float]) {
         let r = min(rank, count)
         var up = [Float](repeating: 0, count: rows * r)
@@ -60,6 +66,12 @@ enum QuantileClamp {
         let a = sorted[below], b = sorted[above]
         let d = b - a
         return abs(weight) < 0.5 ? a.addingProduct(weight, d) : b.addingProduct(weight - 1, d)
+    }
+
+    /// Clamps both factors to [−hi, hi], hi the `q`-quantile of their concatenated signed values. Returns hi.
+    @discardableResult
+    static func apply(_ factors: inout LowRankFactors, quantile q: Float) -> Float {
+        apply(up: &factors.up, down: &factors.down, quantile: q)
     }
 
     /// Clamps `up` and `down` to [−hi, hi], hi the `q`-quantile of their concatenated signed values.

@@ -93,11 +93,12 @@ public enum SVDMerge {
             do {
                 let merged = try mergeModule(parts.map { ($0.module, $0.strength) }, options: options)
                 let key = naming.stem(target)
-                writer.add(name: key + ".lora_up.weight", shape: merged.upShape, floats: merged.up, as: options.dtype)
-                writer.add(name: key + ".lora_down.weight", shape: merged.downShape, floats: merged.down, as: options.dtype)
-                writer.add(name: key + ".alpha", shape: [], floats: [Float(merged.rank)], as: options.dtype)
+                let factors = merged.factors
+                writer.add(name: key + ".lora_up.weight", shape: factors.upShape, floats: factors.up, as: options.dtype)
+                writer.add(name: key + ".lora_down.weight", shape: factors.downShape, floats: factors.down, as: options.dtype)
+                writer.add(name: key + ".alpha", shape: [], floats: [Float(factors.rank)], as: options.dtype)
                 report.modulesWritten += 1
-                report.maxRank = max(report.maxRank, merged.rank)
+                report.maxRank = max(report.maxRank, merged.factors.rank)
                 fro.append(merged.frobeniusRetained)
                 written.append(merged.written)
                 ranks.append((merged.downShape.count == 4 && merged.downShape[2...].contains { $0 != 1 }, merged.rank))
@@ -116,13 +117,10 @@ public enum SVDMerge {
         return report
     }
 
-    /// One merged module's kohya factors.
+    /// One merged module: its kohya factors, the share of the summed ΔW's spectrum they keep, and
+    /// what the stored factors retain.
     struct Merged {
-        var up: [Float]
-        var upShape: [Int]
-        var down: [Float]
-        var downShape: [Int]
-        var rank: Int
+        var factors: LowRankFactors
         var frobeniusRetained: Double
         var written: WrittenRetention
     }
@@ -140,8 +138,8 @@ public enum SVDMerge {
         /// The exact Σ λ·s·ΔW as a dense [rows, columns] matrix (formed only to measure what is written).
         let exact: () throws(RankToolsError) -> [Float]
         if let factors = try? LoRAConcatenation.concatenate(parts, target: parts[0].module.target) {
-            shape = [factors.upShape[0]] + Array(factors.downShape.dropFirst())
-            let columns = factors.down.count / max(factors.rank, 1)
+            shape = factors.layerShape
+            let columns = factors.columns
             svd = try SingularDecomposition.product(up: factors.up, down: factors.down, rows: shape[0], rank: factors.rank, columns: columns)
             exact = { () throws(RankToolsError) in
                 try RankToolsError.la { () throws(LinearAlgebraError) in
@@ -164,17 +162,14 @@ public enum SVDMerge {
             rank = min(rank, decomposition.count)
         }
         let cut = decomposition.factors(rank: rank)
-        var (up, down) = cut
-        if let q = options.clampQuantile { QuantileClamp.apply(up: &up, down: &down, quantile: q) }
+        var factors = LowRankFactors(up: cut.up, down: cut.down, rank: rank, layer: shape)
+        if let q = options.clampQuantile { QuantileClamp.apply(&factors, quantile: q) }
         let choice = RankChoice(rank: rank, spectrum: decomposition.s)
-        let columns = down.count / max(rank, 1)
         let written = try WrittenRetention.measure(
             exact: try exact(), cut: cut,
-            written: (WrittenRetention.stored(up, as: options.dtype), WrittenRetention.stored(down, as: options.dtype)),
-            rows: shape[0], rank: rank, columns: columns)
-        return Merged(up: up, upShape: shape.count == 4 ? [shape[0], rank, 1, 1] : [shape[0], rank],
-                      down: down, downShape: [rank] + shape.dropFirst(), rank: rank, frobeniusRetained: choice.frobeniusRetained,
-                      written: written)
+            written: (WrittenRetention.stored(factors.up, as: options.dtype), WrittenRetention.stored(factors.down, as: options.dtype)),
+            rows: shape[0], rank: rank, columns: factors.columns)
+        return Merged(factors: factors, frobeniusRetained: choice.frobeniusRetained, written: written)
     }
 
     /// The dense Σ λ·s·ΔW (natural shapes must agree in element count and output size) and its SVD.

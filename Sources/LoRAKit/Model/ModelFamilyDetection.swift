@@ -20,3 +20,22 @@ enum ModelFamilyDetection {
         return (nil, "no cross-attention layer to measure")
     }
 }
+
+extension ParameterIndex {
+    /// Several files' indexes together, for telling the model family.
+    struct Merged {
+        var entries: [(ParameterIndex, (ParameterLocation) -> [Int]?)] = []
+        mutating func add(_ index: ParameterIndex, shape: @escaping (ParameterLocation) -> [Int]?) { entries.append((index, shape)) }
+        func family() -> (BaseModel?, String) {
+            var fallback: (BaseModel?, String)?
+            for (index, shape) in entries {
+                let result = ModelFamilyDetection.detect(index: index, shape: shape)
+                if result.0 != nil { return result }
+                // Keep the first file's reason (the UNet's, which says what it measured).
+                if fallback == nil { fallback = result }
+            }
+            if entries.contains(where: { $0.0.components.contains(.textEncoder2) }) { return (.sdxl, "has a second text encoder") }
+            return fallback ?? (nil, "no model files")
+        }
+    }
+}

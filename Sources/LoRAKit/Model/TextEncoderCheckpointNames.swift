@@ -11,6 +11,8 @@ enum TextEncoderCheckpointNames {
         var name: String
         /// Rows of the checkpoint tensor holding this parameter, as a fraction index of 3 (q=0, k=1, v=2), or nil for the whole tensor.
         var fusedThird: Int?
+        /// Whether the checkpoint stores the matrix transposed (OpenCLIP's `text_projection`).
+        var transposed = false
     }
 
     /// OpenCLIP layer renames inside `transformer.resblocks.N.` (OpenCLIP, transformers).
@@ -31,8 +33,15 @@ enum TextEncoderCheckpointNames {
 
     static let fusedProjections = ["q_proj", "k_proj", "v_proj"]
 
+    /// OpenCLIP's projection: a `[width, projection]` parameter used as `x @ P`, which transformers
+    /// stores as the Linear weight `text_projection.weight` `[projection, width]` (the transpose).
+    static let openCLIPProjection = (openCLIP: "text_projection", transformers: "text_projection.weight")
+
     /// transformers locations held by an OpenCLIP tensor name (after the model prefix).
     static func transformersLocations(openCLIP name: String) -> [Location] {
+        if name == openCLIPProjection.openCLIP {
+            return [Location(name: openCLIPProjection.transformers, fusedThird: nil, transposed: true)]
+        }
         for (o, t) in openCLIPTop where name == o || (o.hasSuffix(".") && name.hasPrefix(o)) {
             return [Location(name: t + name.dropFirst(o.count), fusedThird: nil)]
         }
@@ -52,10 +61,12 @@ enum TextEncoderCheckpointNames {
         return []
     }
 
-    /// The OpenCLIP tensor name (after the model prefix) holding a transformers parameter, and its third when fused.
-    static func openCLIPName(transformers name: String) -> (name: String, fusedThird: Int?)? {
+    /// The OpenCLIP tensor name (after the model prefix) holding a transformers parameter, its third when
+    /// fused, and whether it is stored transposed.
+    static func openCLIPName(transformers name: String) -> (name: String, fusedThird: Int?, transposed: Bool)? {
+        if name == openCLIPProjection.transformers { return (openCLIPProjection.openCLIP, nil, true) }
         for (o, t) in openCLIPTop where name == t || (t.hasSuffix(".") && name.hasPrefix(t)) {
-            return (o + name.dropFirst(t.count), nil)
+            return (o + name.dropFirst(t.count), nil, false)
         }
         let layers = "text_model.encoder.layers."
         guard name.hasPrefix(layers) else { return nil }
@@ -65,10 +76,10 @@ enum TextEncoderCheckpointNames {
         let base = "transformer.resblocks.\(layer)."
         for (k, p) in fusedProjections.enumerated() where inner.hasPrefix("self_attn.\(p).") {
             let kind = inner.hasSuffix("weight") ? "weight" : "bias"
-            return (base + "attn.in_proj_\(kind)", k)
+            return (base + "attn.in_proj_\(kind)", k, false)
         }
         for (o, t) in openCLIPLayer where inner.hasPrefix(t) {
-            return (base + o + inner.dropFirst(t.count), nil)
+            return (base + o + inner.dropFirst(t.count), nil, false)
         }
         return nil
     }

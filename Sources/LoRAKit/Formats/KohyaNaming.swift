@@ -17,6 +17,17 @@ struct KohyaNaming: Sendable {
         if target.component == .unet, let sgm, let ldm = sgm.diffusersToLDM[target.path] {
             return "lora_unet_" + KohyaKeyMapping.flatten(ldm)
         }
-        return LoRAConcatenation.kohyaName(target, usesSecondEncoder: usesSecondEncoder)
+        return Self.plainStem(target, usesSecondEncoder: usesSecondEncoder)
+    }
+
+    /// `lora_unet_` / `lora_te_` (`lora_te1_` beside a second encoder) / `lora_te2_` + the flattened
+    /// diffusers / transformers module path.
+    static func plainStem(_ target: ModuleTarget, usesSecondEncoder: Bool) -> String {
+        let prefix = switch target.component {
+        case .unet: "lora_unet_"
+        case .textEncoder: usesSecondEncoder ? "lora_te1_" : "lora_te_"
+        case .textEncoder2: "lora_te2_"
+        }
+        return prefix + KohyaKeyMapping.flatten(target.path)
     }
 }

@@ -1,0 +1,112 @@
+/// The tensors of one model part under their canonical (diffusers / transformers) names, whatever
+/// the file's naming: a diffusers file, shards, or a section of an LDM/SGM checkpoint. What a model
+/// loader reads weights through.
+///
+/// Tensors stay in the mapped files: a fused OpenCLIP q/k/v third is a row range of the stored tensor
+/// and a squeezed 1×1-conv weight only a different shape; only a transposed tensor (OpenCLIP's
+/// `text_projection`) is copied, when read.
+package struct ComponentTensors: Sendable {
+    package let part: ModelPart
+    /// Canonical name → (file, location).
+    private let entries: [String: (file: Int, location: ParameterLocation)]
+    private let files: [SafetensorsFile]
+
+    init(part: ModelPart, files weightFiles: [WeightFile]) throws(ModelError) {
+        self.part = part
+        var entries: [String: (file: Int, location: ParameterLocation)] = [:]
+        for (f, file) in weightFiles.enumerated() {
+            let index = file.index.restricted(to: part)
+            if let duplicate = index.duplicates.first {
+                throw .duplicateParameter(path: file.url.path, name: duplicate.name)
+            }
+            for (key, location) in index.locations {
+                if entries.updateValue((f, location), forKey: key.name) != nil {
+                    throw .duplicateParameter(path: file.url.path, name: key.name)
+                }
+            }
+        }
+        self.entries = entries
+        self.files = weightFiles.map(\.safetensors)
+    }
+
+    /// Every canonical parameter name, sorted.
+    package var names: [String] { entries.keys.sorted() }
+
+    /// Whether the part has a parameter `name`.
+    package func contains(_ name: String) -> Bool { entries[name] != nil }
+
+    /// The parameter `name` (canonical shape, stored dtype), without reading its data.
+    package func tensor(_ name: String) throws(ModelError) -> ModelTensor {
+        guard let (f, location) = entries[name], let info = files[f].info(named: location.tensorName) else {
+            throw .parameterNotFound(part: part, name: name)
+        }
+        return ModelTensor(name: name, view: files[f].tensor(info), location: location)
+    }
+}
+
+/// One canonical parameter of a model part, borrowing the mapped file.
+package struct ModelTensor: Sendable {
+    /// Canonical name.
+    package let name: String
+    package let view: TensorView
+    package let location: ParameterLocation
+
+    /// The canonical shape.
+    package var shape: [Int] { location.canonicalShape(stored: view.shape) }
+    /// The stored element type.
+    package var dtype: DType { view.dtype }
+    package var elementCount: Int { shape.reduce(1, *) }
+
+    /// Byte range of this parameter inside the stored tensor's bytes.
+    private var byteRange: Range<Int> {
+        let total = view.info.byteCount
+        guard let third = location.fusedThird else { return 0..<total }
+        return (third * total / 3)..<((third + 1) * total / 3)
+    }
+
+    /// The parameter's raw little-endian bytes in canonical element order, valid inside `body` only.
+    /// Mapped, except for a transposed tensor, whose bytes are rearranged into a temporary buffer.
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let range = byteRange
+        guard location.storage == .transposed, view.shape.count == 2 else {
+            return try view.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        }
+        let (rows, columns, size) = (view.shape[0], view.shape[1], view.dtype.byteSize)
+        var out = [UInt8](repeating: 0, count: range.count)
+        view.withUnsafeBytes { raw in
+            let src = UnsafeRawBufferPointer(rebasing: raw[range])
+            out.withUnsafeMutableBytes { dst in
+                for r in 0..<rows {
+                    for c in 0..<columns {
+                        dst.baseAddress!.advanced(by: (c * rows + r) * size)
+                            .copyMemory(from: src.baseAddress!.advanced(by: (r * columns + c) * size), byteCount: size)
+                    }
+                }
+            }
+        }
+        return try out.withUnsafeBytes(body)
+    }
+
+    /// The values as `Float`, in canonical shape and order.
+    package func floats() -> [Float] {
+        withUnsafeBytes { raw in
+            [Float](unsafeUninitializedCapacity: elementCount) { out, initialized in
+                ElementConversion.decode(raw, dtype: dtype, into: out)
+                initialized = elementCount
+            }
+        }
+    }
+
+    /// Drops the stored tensor's pages from memory (they are read again if touched).
+    package func releasePages() { view.releasePages() }
+}
+
+extension ModelBundle {
+    /// The tensors of `part` in the chosen variant, under canonical names.
+    /// - Throws: ``ModelError/missingPart(path:part:)`` when the model has no such part,
+    ///   ``ModelError/duplicateParameter(path:name:)`` when shards overlap.
+    package func tensors(_ part: ModelPart) throws(ModelError) -> ComponentTensors {
+        guard let component = component(part), component.weights != nil else { throw .missingPart(path: url.path, part: part) }
+        return try ComponentTensors(part: part, files: chosenFiles(parts: [part]))
+    }
+}
