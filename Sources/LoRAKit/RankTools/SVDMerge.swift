@@ -177,7 +177,7 @@ public enum SVDMerge {
         var sum: [Float] = []
         var shape: [Int] = []
         for (module, strength) in parts {
-            let natural: DeltaMath.Tensor
+            let natural: DeltaMath.Shaped
             do { try module.checkDeltaSize(fitting: nil); natural = try module.naturalDelta() } catch { throw .lora(error) }
             if shape.isEmpty {
                 shape = natural.shape
