@@ -118,7 +118,7 @@ struct ModelLayerTests {
         model = try ModelBundle.open(folder, options: .init(variant: "fp16"))
         #expect(model.component(.unet)?.weights?.files == [half])
         #expect(model.component(.textEncoder)?.weights?.variant == nil)   // no fp16 text encoder: plain, as diffusers
-        #expect(throws: ModelError.variantNotFound(path: folder.path, variant: "bf16", available: ["fp16"])) {
+        #expect(throws: ModelFileError.variantNotFound(path: folder.path, variant: "bf16", available: ["fp16"])) {
             try ModelBundle.open(folder, options: .init(variant: "bf16"))
         }
     }
@@ -175,7 +175,7 @@ struct ModelLayerTests {
 
         // A shard index naming a missing shard is refused.
         try FileManager.default.removeItem(at: unet.appendingPathComponent("diffusion_pytorch_model-00002-of-00002.safetensors"))
-        #expect(throws: ModelError.self) { try ModelBundle.open(folder) }
+        #expect(throws: ModelFileError.self) { try ModelBundle.open(folder) }
     }
 
     @Test("pickle-only weights are refused, never loaded")
@@ -187,13 +187,13 @@ struct ModelLayerTests {
         let unet = folder.appendingPathComponent("unet")
         try FileManager.default.removeItem(at: unet.appendingPathComponent("diffusion_pytorch_model.safetensors"))
         try Data([0x80, 0x02]).write(to: unet.appendingPathComponent("diffusion_pytorch_model.bin"))
-        #expect(throws: ModelError.pickleWeights(path: unet.appendingPathComponent("diffusion_pytorch_model.bin").path)) {
+        #expect(throws: ModelFileError.pickleWeights(path: unet.appendingPathComponent("diffusion_pytorch_model.bin").path)) {
             try ModelBundle.open(folder)
         }
-        #expect(throws: ModelError.notFound(path: tmp.appendingPathComponent("none").path)) {
+        #expect(throws: ModelFileError.notFound(path: tmp.appendingPathComponent("none").path)) {
             try ModelBundle.open(tmp.appendingPathComponent("none"))
         }
-        #expect(throws: ModelError.self) { try ModelBundle.open(tmp) }   // no model_index.json
+        #expect(throws: ModelFileError.self) { try ModelBundle.open(tmp) }   // no model_index.json
     }
 
     @Test("one sniffer tells every model kind from its names")

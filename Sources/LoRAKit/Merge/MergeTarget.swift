@@ -53,7 +53,7 @@ public enum MergeTarget: Sendable, Equatable {
 
 extension MergeError {
     /// A model that cannot be opened, as a merge failure.
-    init(_ error: ModelError, model url: URL) {
+    init(_ error: ModelFileError, model url: URL) {
         switch error {
         case .unreadable(let path, let e): self = .unreadableModel(path: path, error: e)
         case .notFound(let path): self = .unsupportedModel(path: path, reason: "no such file or folder")

@@ -11,7 +11,7 @@ package struct ComponentTensors: Sendable {
     private let entries: [String: (file: Int, location: ParameterLocation)]
     private let files: [SafetensorsFile]
 
-    init(part: ModelPart, files weightFiles: [WeightFile]) throws(ModelError) {
+    init(part: ModelPart, files weightFiles: [WeightFile]) throws(ModelFileError) {
         self.part = part
         var entries: [String: (file: Int, location: ParameterLocation)] = [:]
         for (f, file) in weightFiles.enumerated() {
@@ -36,7 +36,7 @@ package struct ComponentTensors: Sendable {
     package func contains(_ name: String) -> Bool { entries[name] != nil }
 
     /// The parameter `name` (canonical shape, stored dtype), without reading its data.
-    package func tensor(_ name: String) throws(ModelError) -> ModelTensor {
+    package func tensor(_ name: String) throws(ModelFileError) -> ModelTensor {
         guard let (f, location) = entries[name], let info = files[f].info(named: location.tensorName) else {
             throw .parameterNotFound(part: part, name: name)
         }
@@ -103,9 +103,9 @@ package struct ModelTensor: Sendable {
 
 extension ModelBundle {
     /// The tensors of `part` in the chosen variant, under canonical names.
-    /// - Throws: ``ModelError/missingPart(path:part:)`` when the model has no such part,
-    ///   ``ModelError/duplicateParameter(path:name:)`` when shards overlap.
-    package func tensors(_ part: ModelPart) throws(ModelError) -> ComponentTensors {
+    /// - Throws: ``ModelFileError/missingPart(path:part:)`` when the model has no such part,
+    ///   ``ModelFileError/duplicateParameter(path:name:)`` when shards overlap.
+    package func tensors(_ part: ModelPart) throws(ModelFileError) -> ComponentTensors {
         guard let component = component(part), component.weights != nil else { throw .missingPart(path: url.path, part: part) }
         return try ComponentTensors(part: part, files: chosenFiles(parts: [part]))
     }

@@ -41,7 +41,7 @@ enum DiffusersLayout {
     }
 
     /// Every weight set in a component folder (plain, each variant; single files or shards).
-    static func weightSets(in folder: URL, stem: String) throws(ModelError) -> [ModelBundle.WeightSet] {
+    static func weightSets(in folder: URL, stem: String) throws(ModelFileError) -> [ModelBundle.WeightSet] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() } catch {
             throw .notAModel(path: folder.path, reason: "cannot list the folder: \(error.localizedDescription)")
@@ -96,7 +96,7 @@ enum DiffusersLayout {
     }
 
     /// The shard files a `*.safetensors.index.json` names (its `weight_map` values), in order.
-    static func shardFiles(index: URL, folder: URL) throws(ModelError) -> [URL] {
+    static func shardFiles(index: URL, folder: URL) throws(ModelFileError) -> [URL] {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: index)) } catch {
             throw .invalidShardIndex(path: index.path, reason: "not readable JSON (\(error.localizedDescription))")

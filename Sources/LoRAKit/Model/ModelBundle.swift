@@ -79,14 +79,14 @@ public struct ModelBundle: Sendable {
     public var parts: [ModelPart] { components.map(\.part) }
 
     /// Opens the model at `url`.
-    /// - Throws: ``ModelError``; nothing is modified.
-    public static func open(_ url: URL, options: Options = Options()) throws(ModelError) -> ModelBundle {
+    /// - Throws: ``ModelFileError``; nothing is modified.
+    public static func open(_ url: URL, options: Options = Options()) throws(ModelFileError) -> ModelBundle {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { throw .notFound(path: url.path) }
         return isDirectory.boolValue ? try openFolder(url, options: options) : try openFile(url, options: options)
     }
 
-    private static func openFolder(_ folder: URL, options: Options) throws(ModelError) -> ModelBundle {
+    private static func openFolder(_ folder: URL, options: Options) throws(ModelFileError) -> ModelBundle {
         let fm = FileManager.default
         guard fm.fileExists(atPath: folder.appendingPathComponent(DiffusersLayout.modelIndex).path) else {
             throw .notAModel(path: folder.path, reason: "a folder without model_index.json is not a diffusers pipeline")
@@ -127,7 +127,7 @@ public struct ModelBundle: Sendable {
         return ModelBundle(url: folder, layout: .diffusersFolder, components: components, files: files)
     }
 
-    private static func openFile(_ url: URL, options: Options) throws(ModelError) -> ModelBundle {
+    private static func openFile(_ url: URL, options: Options) throws(ModelFileError) -> ModelBundle {
         let st = try openSafetensors(url)
         let set = WeightSet(variant: nil, files: [url], shardIndex: nil)
         let kind = ModelKind.sniff(st.names)
@@ -159,7 +159,7 @@ public struct ModelBundle: Sendable {
         }
     }
 
-    static func openSafetensors(_ url: URL) throws(ModelError) -> SafetensorsFile {
+    static func openSafetensors(_ url: URL) throws(ModelFileError) -> SafetensorsFile {
         do { return try SafetensorsFile(contentsOf: url) } catch { throw .unreadable(path: url.path, error: error) }
     }
 }

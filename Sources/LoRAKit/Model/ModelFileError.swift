@@ -1,5 +1,5 @@
 /// Failures of opening a model folder or file. Opening never modifies anything.
-public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Nothing at the path.
     case notFound(path: String)
     /// The path is not a model LoRAKit can read (the reason says what it is, when known).
