@@ -101,7 +101,7 @@ public enum SVDMerge {
                 report.maxRank = max(report.maxRank, merged.factors.rank)
                 fro.append(merged.frobeniusRetained)
                 written.append(merged.written)
-                ranks.append((merged.downShape.count == 4 && merged.downShape[2...].contains { $0 != 1 }, merged.rank))
+                ranks.append((factors.downShape.count == 4 && factors.downShape[2...].contains { $0 != 1 }, factors.rank))
             } catch {
                 if options.strict { throw error }
                 report.skipped.append(.init(module: target.description, reason: error.description))
