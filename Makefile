@@ -30,6 +30,11 @@ demo: build
 	@echo
 	@echo "== 4. The timesteps an LCM run uses at 4 steps"
 	@$(BIN) schedule --scheduler lcm --steps 4
+	@echo
+	@echo "== 5. Generate with the LCM recipe (4 steps, CFG 1) on a tiny random-weight SD1 pipeline:"
+	@echo "      its weights are random, so the 32×32 picture is abstract; give --model a real SD1.5 folder for a real one"
+	@$(BIN) generate --force --model Tests/DiffusionCoreTests/Fixtures/pipeline/sd1-tiny --lcm --seed 42 \
+		--prompt "a photo of an astronaut riding a horse" --output $(DEMO_OUT)/lcm.png
 
 test: deps
 	$(SWIFT) test

@@ -10,6 +10,7 @@ struct LoRATool: ParsableCommand {
         subcommands: [
             ConvertCommand.self,
             ExtractCommand.self,
+            GenerateCommand.self,
             Inspect.self,
             ListCommand.self,
             MergeCommand.self,

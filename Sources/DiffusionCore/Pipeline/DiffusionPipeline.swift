@@ -25,7 +25,19 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// Loads every component of a diffusers pipeline folder; weights stay mapped.
     public init(folder: URL, loading: WeightLoading = .keepHalfPrecision) throws(PipelineError) {
         self.folder = folder
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else {
+            throw .unreadable(path: folder.path, reason: "no such file or folder")
+        }
+        guard isDirectory.boolValue else {
+            let ext = folder.pathExtension.lowercased()
+            if ["ckpt", "pt", "pth", "bin"].contains(ext) {
+                throw .unreadable(path: folder.path, reason: "a pickle checkpoint; pickles can run code when loaded and are never opened here: use a .safetensors file or a diffusers folder")
+            }
+            throw .unreadable(path: folder.path, reason: "generation needs a diffusers model folder; single-file checkpoints are not loaded by the pipeline yet")
+        }
         let files = PipelineFiles(folder: folder)
+        guard files.has("text_encoder") else { throw .missingComponent(name: "text_encoder", folder: folder.path) }
         var tokenizers: [CLIPTokenizer] = [], encoders: [CLIPTextEncoder] = []
         for (tok, enc) in [("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2")] {
             guard files.has(enc) else { continue }

@@ -1,0 +1,158 @@
+import ArgumentParser
+import DiffusionCore
+import Foundation
+
+/// `lora-tool generate`: an image from a prompt with a diffusers model folder, as diffusers' pipelines make it.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate images from a prompt with a Stable Diffusion model folder (txt2img, img2img).",
+        discussion: """
+        The same seed gives the same starting noise as diffusers, InvokeAI and ComfyUI on the CPU (torch's \
+        generator). --lcm applies the LCM recipe: LCM scheduler, 4 steps, CFG 1. --clip-skip uses A1111's \
+        numbering (1 = the last layer, 2 = the one before). PNGs carry A1111 "parameters" and InvokeAI metadata.
+        """)
+
+    @Option(help: "A diffusers model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).")
+    var model: String
+
+    @Option(help: "The prompt (A1111 emphasis and BREAK syntax).")
+    var prompt: String
+
+    @Option(help: "The negative prompt.")
+    var negative: String = ""
+
+    @Flag(help: "The LCM recipe: LCM scheduler, 4 steps, CFG 1 (each may still be given).")
+    var lcm = false
+
+    @Option(help: "Scheduler name: InvokeAI id (euler_a, dpmpp_2m_k, lcm), A1111 label, ComfyUI name or diffusers class. Default: the model's own.")
+    var scheduler: String?
+
+    @Option(parsing: .unconditional, help: "Denoising steps (default 25; 4 with --lcm).")
+    var steps: Int?
+
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale (default 7.5; 1 with --lcm).")
+    var cfg: Double?
+
+    @Option(parsing: .unconditional, help: "Seed of torch's CPU generator.")
+    var seed: UInt64 = 0
+
+    @Option(parsing: .unconditional, help: "Width in pixels (default: the model's size).")
+    var width: Int?
+
+    @Option(parsing: .unconditional, help: "Height in pixels (default: the model's size).")
+    var height: Int?
+
+    @Option(parsing: .unconditional, help: "Images per prompt.")
+    var batch: Int = 1
+
+    @Option(name: .customLong("clip-skip"), parsing: .unconditional, help: "A1111 clip skip: 1 = none, 2 = the penultimate layer.")
+    var clipSkip: Int?
+
+    @Option(name: .customLong("init-image"), help: "img2img: the start image (PNG or JPEG).")
+    var initImage: String?
+
+    @Option(parsing: .unconditional, help: "img2img strength in (0, 1] (default 0.8).")
+    var strength: Double?
+
+    @Option(name: [.short, .long], help: "The output PNG (with --batch N: NAME-1.png … NAME-N.png).")
+    var output: String
+
+    @OptionGroup var flags: OutputFlags
+
+    func validate() throws {
+        try validateOutputPath(output)
+        if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1…1000, got \(steps)") }
+        if let cfg, !cfg.isFinite || cfg < 0 { throw ValidationError("--cfg must be a finite number ≥ 0") }
+        if let clipSkip, clipSkip < 1 { throw ValidationError("--clip-skip must be at least 1 (1 = no skip)") }
+        if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1]") }
+        if strength != nil, initImage == nil { throw ValidationError("--strength needs --init-image") }
+        if !(1...64).contains(batch) { throw ValidationError("--batch must be in 1…64") }
+        if let scheduler { do { _ = try SchedulerRegistry.preset(named: scheduler) } catch { throw ValidationError("\(error)") } }
+    }
+
+    func outputURLs() -> [URL] {
+        let url = URL(fileURLWithPath: output)
+        guard batch > 1 else { return [url] }
+        let stem = url.deletingPathExtension().lastPathComponent
+        let ext = url.pathExtension.isEmpty ? "png" : url.pathExtension
+        return (1...batch).map { url.deletingLastPathComponent().appendingPathComponent("\(stem)-\($0).\(ext)") }
+    }
+
+    func run() throws {
+        let urls = outputURLs()
+        if !flags.force, let existing = urls.first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
+            printError("\(existing.path) exists; pass --force to replace it")
+            throw badInputExitCode
+        }
+        let pipeline: DiffusionPipeline
+        do { pipeline = try DiffusionPipeline(folder: URL(fileURLWithPath: model)) } catch {
+            printError("\(error)")
+            throw badInputExitCode
+        }
+        var request = GenerationRequest(prompt: prompt, negativePrompt: negative, width: width, height: height,
+                                        steps: steps ?? (lcm ? 4 : 25), scheduler: scheduler ?? (lcm ? "lcm" : nil),
+                                        guidanceScale: Float(cfg ?? (lcm ? 1 : 7.5)), seed: seed, batchSize: batch,
+                                        clipSkip: clipSkip.map { $0 - 1 })
+        if let initImage {
+            do {
+                let loaded = try ImageReader.read(contentsOf: URL(fileURLWithPath: initImage))
+                request.initImage = try ImageProcessor.tensor(from: loaded.rgb, width: width, height: height)
+                request.strength = strength ?? 0.8
+            } catch {
+                printError("\(initImage): \(error)")
+                throw badInputExitCode
+            }
+        }
+        let progress = GenerationProgress()
+        let result: GenerationResult
+        do {
+            result = try pipeline.generate(request, onEvent: progress.report)
+        } catch {
+            progress.finish()
+            printError("\(error)")
+            throw badInputExitCode
+        }
+        progress.finish()
+        let size = (result.images.shape[3], result.images.shape[2])
+        let sampler = scheduler ?? (lcm ? "lcm" : pipeline.schedulerConfig.className ?? "")
+        let preset = try? SchedulerRegistry.preset(named: sampler)
+        for (index, image) in result.rgbImages.enumerated() {
+            let metadata = GenerationMetadata(
+                prompt: prompt, negativePrompt: negative, steps: request.steps,
+                sampler: preset?.a1111.first ?? sampler, invokeScheduler: preset?.id, cfgScale: Double(request.guidanceScale),
+                seed: seed, width: size.0, height: size.1, modelName: URL(fileURLWithPath: model).lastPathComponent,
+                base: pipeline.isSDXL ? .sdxl : nil, clipSkip: clipSkip, strength: initImage == nil ? nil : request.strength,
+                mode: initImage == nil ? .txt2img : .img2img, version: "LoRAKit")
+            do { try PNGWriter.write(image, to: urls[index], metadata: metadata, overwrite: flags.force) } catch {
+                printError("\(error)")
+                throw badInputExitCode
+            }
+        }
+        if flags.json {
+            try printJSON(["outputs": urls.map(\.path), "seed": seed, "steps": request.steps, "width": size.0,
+                           "height": size.1, "seconds": progress.elapsed] as [String: Any])
+        } else {
+            try emit("Wrote \(urls.map(\.path).joined(separator: ", ")) (\(size.0)×\(size.1), \(request.steps) steps, seed \(seed), \(String(format: "%.1f", progress.elapsed)) s)\n")
+        }
+    }
+}
+
+/// Step progress on standard error: a rewritten line with s/step and ETA on a terminal, plain lines otherwise.
+final class GenerationProgress: @unchecked Sendable {
+    let start = Date()
+    let terminal = isatty(STDERR_FILENO) != 0
+    var elapsed: Double { Date().timeIntervalSince(start) }
+
+    func report(_ event: GenerationEvent) {
+        guard case let .step(index, count, timestep) = event else { return }
+        let perStep = elapsed / Double(index)
+        let eta = perStep * Double(count - index)
+        let line = String(format: "step %d/%d (t=%.0f)  %.2f s/step  ETA %.0f s", index, count, timestep, perStep, eta)
+        writeStandardError(terminal ? "\r\u{1B}[K" + line : line + "\n")
+    }
+
+    func finish() {
+        if terminal { writeStandardError("\r\u{1B}[K") }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// `lora-tool generate` through the built binary, on the tiny SD1 pipeline of
+/// `Tests/DiffusionCoreTests/Fixtures/pipeline/` (its numbers are checked against diffusers in DiffusionCoreTests).
+@Suite("lora-tool generate")
+struct GenerateCLITests {
+    static var model: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DiffusionCoreTests/Fixtures/pipeline/sd1-tiny").path
+    }
+
+    @Test("An LCM run writes a PNG with A1111 and InvokeAI metadata, and nothing else")
+    func lcmRun() throws {
+        let dir = try CLI.makeTemporaryFolder("generate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.png").path
+        let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "a photo of an astronaut", "--lcm",
+                               "--seed", "7", "--width", "32", "--height", "32", "-o", out])
+        #expect(run.status == 0, "\(run)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: out))
+        #expect(data.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("parameters"))
+        #expect(text.contains("Steps: 4, Sampler: LCM, CFG scale: 1, Seed: 7"))
+        #expect(text.contains("invokeai_metadata"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.png"])
+        #expect(run.stderr.contains("step 4/4"))
+    }
+
+    @Test("An existing output is kept unless --force; a missing model and a bad size are exit 1 and 2")
+    func failures() throws {
+        let dir = try CLI.makeTemporaryFolder("generate-fail")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.png")
+        try Data("keep".utf8).write(to: out)
+        let exists = try CLI.run(["generate", "--model", Self.model, "--prompt", "a horse", "--lcm", "-o", out.path])
+        #expect(exists.status == 1)
+        #expect(exists.stderr.contains("exists; pass --force to replace it"))
+        #expect(try Data(contentsOf: out) == Data("keep".utf8))
+        let missing = try CLI.run(["generate", "--model", dir.appendingPathComponent("nope").path, "--prompt", "x",
+                                   "-o", dir.appendingPathComponent("x.png").path])
+        #expect(missing.status == 1)
+        #expect(missing.stderrLines.count == 1, "\(missing)")
+        let badSize = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--width", "30", "--height", "32",
+                                   "-o", dir.appendingPathComponent("y.png").path])
+        #expect(badSize.status == 1, "\(badSize)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.png").path))
+        let usage = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "0", "-o", dir.appendingPathComponent("z.png").path])
+        #expect(usage.status == 2)
+        let pickle = dir.appendingPathComponent("model.ckpt")
+        try Data("x".utf8).write(to: pickle)
+        let refused = try CLI.run(["generate", "--model", pickle.path, "--prompt", "x", "-o", dir.appendingPathComponent("w.png").path])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("pickle"))
+    }
+}
