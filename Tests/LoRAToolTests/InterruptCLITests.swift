@@ -7,10 +7,10 @@ import Testing
 /// is 128 + the signal (130, 143).
 @Suite("lora-tool stopped half-way through a write")
 struct InterruptCLITests {
-    /// A UNet-only diffusers folder of 16 zero 1024×1024 F32 layers (64 MiB) and a rank-128 kohya LoRA
-    /// patching all of them (16 MiB): baking it takes seconds with one thread, so a signal lands mid-write.
+    /// A UNet-only diffusers folder of 16 zero 1024×1024 F32 layers (64 MiB) and a rank-512 kohya LoRA
+    /// patching all of them (64 MiB): baking it takes seconds with one thread, so a signal lands mid-write.
     static func makeLargeInputs(in folder: URL) throws -> (base: URL, lora: URL) {
-        let width = 1024, rank = 128
+        let width = 1024, rank = 512
         let base = folder.appendingPathComponent("model")
         let unet = base.appendingPathComponent("unet")
         try FileManager.default.createDirectory(at: unet, withIntermediateDirectories: true)
