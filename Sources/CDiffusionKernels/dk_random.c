@@ -28,12 +28,17 @@ void dk_mt19937_seed(uint32_t *state, uint32_t seed) {
     }
 }
 
+static inline uint32_t dk_mt19937_twist(uint32_t a, uint32_t b, uint32_t c) {
+    const uint32_t y = (a & 0x80000000u) | (b & 0x7fffffffu);
+    return c ^ (y >> 1) ^ ((uint32_t)(-(int32_t)(y & 1u)) & 0x9908b0dfu);
+}
+
 static void dk_mt19937_regenerate(uint32_t *s) {
-    const uint32_t upper = 0x80000000u, lower = 0x7fffffffu, matrix = 0x9908b0dfu;
-    for (int k = 0; k < DK_MT19937_N; k++) {
-        uint32_t y = (s[k] & upper) | (s[(k + 1) % DK_MT19937_N] & lower);
-        s[k] = s[(k + 397) % DK_MT19937_N] ^ (y >> 1) ^ ((y & 1u) ? matrix : 0u);
-    }
+    const int n = DK_MT19937_N, m = 397;
+    int k = 0;
+    for (; k < n - m; k++) s[k] = dk_mt19937_twist(s[k], s[k + 1], s[k + m]);
+    for (; k < n - 1; k++) s[k] = dk_mt19937_twist(s[k], s[k + 1], s[k + m - n]);
+    s[n - 1] = dk_mt19937_twist(s[n - 1], s[0], s[m - 1]);
 }
 
 static inline uint32_t dk_mt19937_temper(uint32_t y) {
@@ -59,12 +64,19 @@ void dk_mt19937_next(uint32_t *state, int32_t *index, uint32_t *out, size_t coun
 void dk_mt19937_uniform_float(uint32_t *state, int32_t *index, float *out, size_t count) {
     const float scale = 1.0f / 16777216.0f;
     int32_t i = *index;
-    for (size_t n = 0; n < count; n++) {
+    size_t n = 0;
+    while (n < count) {
         if (i >= DK_MT19937_N) {
             dk_mt19937_regenerate(state);
             i = 0;
         }
-        out[n] = (float)(dk_mt19937_temper(state[i++]) & 0xffffffu) * scale;
+        size_t run = (size_t)(DK_MT19937_N - i);
+        if (run > count - n) run = count - n;
+        const uint32_t *src = state + i;
+        float *dst = out + n;
+        for (size_t k = 0; k < run; k++) dst[k] = (float)(dk_mt19937_temper(src[k]) & 0xffffffu) * scale;
+        i += (int32_t)run;
+        n += run;
     }
     *index = i;
 }
