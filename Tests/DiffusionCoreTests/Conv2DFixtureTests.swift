@@ -69,9 +69,11 @@ struct Conv2DWinogradBlockingTests {
         let g = try Conv2DGeometry(input: x.shape, weight: w.shape, options: f.options)
         let (_, expected) = try f.expected()
         let full = ConvPlanner.winograd(g)
-        for (coBlock, chunk) in [(1, 1), (16, 5), (7, full.tiles), (g.outChannels, 3), (5, 13)] {
+        let plans: [(Int, Int, Int?)] = [(1, 1, nil), (16, 5, nil), (7, full.tiles, nil), (g.outChannels, 3, nil),
+                                          (5, 13, nil), (1, 1, 1), (1, 1, 8), (1, 1, 5)]
+        for (coBlock, chunk, split) in plans {
             let plan = ConvPlanner.WinogradPlan(tiles: full.tiles, coBlock: min(coBlock, g.outChannels),
-                                                tileChunk: min(chunk, full.tiles))
+                                                tileChunk: min(chunk, full.tiles), channelSplit: split)
             var out = try Tensor(shape: g.outputShape, repeating: .nan)
             let xc = x.contiguous()
             out.withUnsafeMutableBufferPointer { y in
@@ -83,7 +85,7 @@ struct Conv2DWinogradBlockingTests {
                 }
             }
             let err = relativeMaxError(out, expected)
-            #expect(err <= 1e-4, "\(name) coBlock \(coBlock) chunk \(chunk): \(err)")
+            #expect(err <= 1e-4, "\(name) coBlock \(coBlock) chunk \(chunk) split \(String(describing: split)): \(err)")
         }
     }
 }

@@ -15,6 +15,11 @@ enum WinogradConv {
                     output: UnsafeMutablePointer<Float>, workspace: Workspace?,
                     plan forcedPlan: ConvPlanner.WinogradPlan? = nil) {
         let plan = forcedPlan ?? ConvPlanner.winograd(g)
+        if let sub = plan.channelSplit {
+            runSplittingChannels(g, input: input, weight: weight, bias: bias, output: output, workspace: workspace,
+                                 subBlock: sub)
+            return
+        }
         let cin = g.inChannels, cout = g.outChannels
         let tilesY = (g.outHeight + 3) / 4, tilesX = (g.outWidth + 3) / 4
         let tiles = plan.tiles, tc = plan.tileChunk
@@ -51,6 +56,50 @@ enum WinogradConv {
                                                  Int32(g.outHeight), Int32(g.outWidth), Int32(tilesY), Int32(tilesX),
                                                  t0, Int32(tn))
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Small maps (few tiles): every tile is transformed once, then each core takes its own small blocks of
+    /// output channels through weight transform → 36 GEMMs → output transform, so a block's transformed
+    /// weights are used while they are still in cache instead of going out to memory and back.
+    static func runSplittingChannels(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: WeightMatrix,
+                                     bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                     workspace: Workspace?, subBlock: Int) {
+        let cin = g.inChannels, cout = g.outChannels
+        let tilesY = (g.outHeight + 3) / 4, tilesX = (g.outWidth + 3) / 4
+        let tiles = ConvPlanner.tiles(g)
+        let blocks = (cout + subBlock - 1) / subBlock
+        let workers = min(Parallel.workerCount, blocks)
+        let perWorker = planes * subBlock * (cin + tiles)
+        let vScratch = Scratch(count: planes * cin * tiles, workspace: workspace)
+        let workerScratch = Scratch(count: workers * perWorker, workspace: workspace)
+        defer { vScratch.release(); workerScratch.release() }
+        let v = vScratch.pointer
+        Parallel.forEach(cin, grain: 4) { r in
+            dk_winograd43_input(input, Int32(cin), Int32(g.height), Int32(g.width), Int32(g.padding.top),
+                                Int32(g.padding.left), Int32(tilesY), Int32(tilesX), 0, Int32(tiles),
+                                Int32(r.lowerBound), Int32(r.count), v + r.lowerBound * tiles, cin * tiles)
+        }
+        let dtype = weight.convKernelType
+        weight.withStoredElements { w in
+            Parallel.withSingleThreadedBLAS {
+                Parallel.forEachChunk(blocks, chunks: workers) { worker, range in
+                    let u = workerScratch.pointer + worker * perWorker
+                    let m = u + planes * subBlock * cin
+                    for block in range {
+                        let co0 = block * subBlock, nb = min(subBlock, cout - co0)
+                        dk_winograd43_weights(w, dtype, Int32(cin), Int32(co0), Int32(nb), u, nb * cin)
+                        for xi in 0..<planes {
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb), Int32(tiles), Int32(cin),
+                                        1, u + xi * nb * cin, Int32(cin), v + xi * cin * tiles, Int32(tiles), 0,
+                                        m + xi * nb * tiles, Int32(tiles))
+                        }
+                        dk_winograd43_output(m, nb * tiles, Int32(co0), Int32(nb), bias, output, Int32(cout),
+                                             Int32(g.outHeight), Int32(g.outWidth), Int32(tilesY), Int32(tilesX),
+                                             0, Int32(tiles))
                     }
                 }
             }

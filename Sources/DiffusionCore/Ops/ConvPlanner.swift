@@ -7,9 +7,12 @@ enum ConvPlanner {
     static let tileChunkBytes = 12 << 20
     /// Fewest and most tiles per chunk: the N of the transform-domain GEMMs.
     static let tileChunkRange = 32...256
-    /// Below this many tiles (4×4 output blocks over the batch) the transform-domain GEMMs are too narrow
-    /// and the per-call weight transform dominates: im2col + GEMM is faster (1280 channels at 16×16, batch 1).
-    static let winogradMinimumTiles = 48
+    /// Below this many tiles (4×4 output blocks over the batch; 16 for 1280 channels at 16×16, batch 1) the
+    /// weights are transformed in small blocks of output channels that stay in cache and are used at once
+    /// (``WinogradPlan/channelSplit``), instead of a large block written out to memory and read back.
+    static let channelSplitBelowTiles = 48
+    /// Bytes of transformed weights per block of output channels when the channels are split (small maps).
+    static let channelSplitBytes = 2 << 20
     /// Bytes of one im2col panel.
     static let im2colBytes = 16 << 20
 
@@ -17,6 +20,8 @@ enum ConvPlanner {
         var tiles: Int
         var coBlock: Int
         var tileChunk: Int
+        /// When set: all tiles at once, output channels in blocks of this size per core (small maps).
+        var channelSplit: Int? = nil
     }
 
     static func tiles(_ g: Conv2DGeometry) -> Int {
@@ -24,7 +29,7 @@ enum ConvPlanner {
     }
 
     static func prefersWinograd(_ g: Conv2DGeometry) -> Bool {
-        g.isWinogradCandidate && g.inChannels >= 8 && g.outChannels >= 8 && tiles(g) >= winogradMinimumTiles
+        g.isWinogradCandidate && g.inChannels >= 8 && g.outChannels >= 8
     }
 
     static func winograd(_ g: Conv2DGeometry) -> WinogradPlan {
@@ -40,7 +45,12 @@ enum ConvPlanner {
         chunk = min(max(chunk, tileChunkRange.lowerBound), tileChunkRange.upperBound)
         // Whole tile rows when they fit, and at least one chunk per core.
         chunk = min(chunk, max(1, (tiles + Parallel.workerCount - 1) / Parallel.workerCount))
-        return WinogradPlan(tiles: tiles, coBlock: coBlock, tileChunk: max(1, min(chunk, tiles)))
+        var plan = WinogradPlan(tiles: tiles, coBlock: coBlock, tileChunk: max(1, min(chunk, tiles)))
+        if tiles < channelSplitBelowTiles {
+            // A block's transformed weights (36 planes) sized to stay in a core's cache.
+            plan.channelSplit = min(cout, max(8, channelSplitBytes / (planes * cin * 4) / 8 * 8))
+        }
+        return plan
     }
 
     static func im2colBandRows(_ g: Conv2DGeometry) -> Int {
