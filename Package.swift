@@ -112,6 +112,12 @@ let package = Package(
             path: "Benchmarks/model-bench",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "text-bench",
+            dependencies: ["DiffusionCore", "LoRAKit"],
+            path: "Benchmarks/text-bench",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: - Tests
         .testTarget(

@@ -14,6 +14,7 @@ struct LoRATool: ParsableCommand {
             Inspect.self,
             ListCommand.self,
             MergeCommand.self,
+            PromptCommand.self,
             ResizeCommand.self,
             SchedulersCommand.self,
             ScheduleCommand.self,

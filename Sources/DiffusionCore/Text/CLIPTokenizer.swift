@@ -116,6 +116,18 @@ public struct CLIPTokenizer: Sendable {
         padded(tokenize(text), length: length ?? modelMaxLength)
     }
 
+    /// ``encodePadded(_:length:)`` for many texts, split over the cores.
+    public func encodePadded(batch texts: [String], length: Int? = nil) -> [[Int]] {
+        var results = [[Int]](repeating: [], count: texts.count)
+        results.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress
+            Parallel.forEach(texts.count, grain: 32) { range in
+                for i in range { (base! + i).pointee = encodePadded(texts[i], length: length) }
+            }
+        }
+        return results
+    }
+
     /// Wraps already tokenized text ids as ``encodePadded(_:length:)`` does.
     public func padded(_ textIDs: [Int], length: Int? = nil) -> [Int] {
         let length = max(2, length ?? modelMaxLength)

@@ -28,6 +28,21 @@ struct CLIPTokenizerTests {
         #expect(cases.contains { $0.ids.count > 200 }, "the fixture has prompts far past 77 tokens")
     }
 
+    @Test("the batch form gives what one call per text gives")
+    func batchEqualsSingle() throws {
+        let tok = try TextFixtures.clipTokenizer.get()
+        let texts = try TextFixtures.idCases("tokenizer-ids.json.gz").prefix(500).map(\.text)
+        #expect(tok.encodePadded(batch: texts) == texts.map { tok.encodePadded($0) })
+    }
+
+    @Test("clip skip: A1111's numbering and diffusers'")
+    func clipSkipNumbering() throws {
+        #expect(try ClipSkip.diffusers(fromA1111: 1) == nil)
+        #expect(try ClipSkip.diffusers(fromA1111: 2) == 1)
+        #expect(ClipSkip.a1111(fromDiffusers: nil) == 1 && ClipSkip.a1111(fromDiffusers: 1) == 2)
+        #expect(throws: TextError.self) { try ClipSkip.diffusers(fromA1111: 0) }
+    }
+
     @Test("SDXL's second tokenizer: `!` pads and is cut out of the text as a special token")
     func bangTokenizer() throws {
         let tok = try TextFixtures.bangTokenizer.get()
