@@ -1,6 +1,7 @@
 import ArgumentParser
 import DiffusionCore
 import Foundation
+import LoRAKit
 
 /// `lora-tool generate`: an image from a prompt with a diffusers model folder, as diffusers' pipelines make it.
 struct GenerateCommand: ParsableCommand {
@@ -81,6 +82,14 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let urls = outputURLs()
+        // No output may be an input (the init image, the model folder or a file in it), even with --force.
+        let inputs = [URL(fileURLWithPath: model)] + (initImage.map { [URL(fileURLWithPath: $0)] } ?? [])
+        for url in urls {
+            if let reason = OutputPath.conflict(output: url, inputs: inputs) {
+                printError("\(url.path): \(reason)")
+                throw badInputExitCode
+            }
+        }
         if !flags.force, let existing = urls.first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
             printError("\(existing.path) exists; pass --force to replace it")
             throw badInputExitCode

@@ -78,6 +78,21 @@ struct OutputPathCLITests {
         }
     }
 
+    @Test("generate never writes its PNG over the init image or into the model folder, even with --force")
+    func generateOutputIsInput() throws {
+        let tmp = try CLI.makeTemporaryFolder("generate-input")
+        defer { CLI.removeTemporaryFolder(tmp) }
+        let model = tmp.appendingPathComponent("sd1").path
+        try FileManager.default.copyItem(atPath: CLI.fixture("merge/sd1"), toPath: model)
+        let image = tmp.appendingPathComponent("init.png").path
+        try Data("not really a png".utf8).write(to: URL(fileURLWithPath: image))
+        for (output, extra) in [(image, ["--init-image", image]), (model + "/out.png", []), (model, [])] {
+            let arguments = ["generate", "--force", "--model", model, "--prompt", "a cat", "-o", output] + extra
+            let r = try CLI.expectUnchanged([tmp.path]) { try CLI.run(arguments) }
+            #expect(r.status == 1 && r.stderrLines.count == 1 && r.stderr.contains("input"), "\(arguments): \(r)")
+        }
+    }
+
     @Test("with --force, a file is never replaced by a folder nor a folder by a file")
     func outputKindMismatch() throws {
         let tmp = try CLI.makeTemporaryFolder("output-kind")
