@@ -81,8 +81,11 @@ struct MergeBehaviourTests {
             try ModelMerger.merge(into: MergeFixtures.url("sd1"), sources: [source], output: out,
                                   options: MergeOptions(strict: true, overwrite: true, allowBaseMismatch: true))
         } throws: { error in
-            guard case MergeError.patchFailed = error else { return false }
-            return true
+            // The LoRA error is kept as it was thrown; the message names the module once.
+            guard let e = error as? MergeError, case .patchFailed(_, let module, let underlying) = e else { return false }
+            guard case .shapeMismatch(let target, _, _) = underlying, target == module else { return false }
+            return e.description == "bad.safetensors: cannot apply \(module): \(underlying.detail)"
+                && e.description.components(separatedBy: module).count == 2
         }
         #expect(FileManager.default.fileExists(atPath: marker.path))
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix(".") }.isEmpty)

@@ -220,12 +220,12 @@ struct ModelLayerTests {
             var sourceKeys: [String] = []
             var patchesBias: Bool { false }
             var seenShape: [Int] = []
-            func apply(toWeight weight: inout [Float], shape: [Int], strength: Float) throws {
+            func apply(toWeight weight: inout [Float], shape: [Int], strength: Float) throws(LoRAError) {
                 // Adds strength·(row index) so orientation matters.
                 let columns = shape.count > 1 ? shape.dropFirst().reduce(1, *) : 1
                 for i in weight.indices { weight[i] += strength * Float(i / columns) }
             }
-            func apply(toBias bias: inout [Float], shape: [Int], strength: Float) throws {}
+            func apply(toBias bias: inout [Float], shape: [Int], strength: Float) throws(LoRAError) {}
         }
         // Stored [2, 3] = canonical [3, 2] transposed.
         var stored: [Float] = [0, 0, 0, 0, 0, 0]

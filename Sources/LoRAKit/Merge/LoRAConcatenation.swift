@@ -67,7 +67,10 @@ public enum LoRAConcatenation {
                 report.modulesWritten += 1
                 report.maxRank = max(report.maxRank, merged.rank)
             } catch {
-                if strict { throw .patchFailed(lora: parts.map(\.name).joined(separator: " + "), module: target.description, reason: error.reason) }
+                if strict {
+                    throw .patchFailed(lora: parts.map(\.name).joined(separator: " + "), module: target.description,
+                                       underlying: .unsupported(target: target.description, reason: error.reason))
+                }
                 report.skipped.append(.init(module: target.description, reason: error.reason))
             }
         }

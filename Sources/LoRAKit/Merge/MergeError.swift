@@ -11,8 +11,8 @@ public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
     case mixedBaseModels(loras: [String], families: [BaseModel?])
     /// `--strict` and some LoRA keys would not be used.
     case unusedKeys(lora: String, count: Int, first: String)
-    /// A patch does not fit its target tensor.
-    case patchFailed(lora: String, module: String, reason: String)
+    /// A patch does not fit its target tensor (or a module cannot be concatenated); `underlying` says why.
+    case patchFailed(lora: String, module: String, underlying: LoRAError)
     /// The output exists and overwriting was not allowed, or it is (or contains) an input.
     case invalidOutput(path: String, reason: String)
     /// Nothing to merge.
@@ -40,7 +40,7 @@ public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
             "the LoRAs were made for different model families: "
                 + zip(loras, families).map { "\($0) (\($1?.displayName ?? "family unknown"))" }.joined(separator: ", ")
         case .unusedKeys(let lora, let count, let first): "\(lora): \(count) keys would be unused (first: \(first)); refusing in strict mode"
-        case .patchFailed(let lora, let module, let reason): "\(lora): cannot apply \(module): \(reason)"
+        case .patchFailed(let lora, let module, _): "\(lora): cannot apply \(module): \(patchReason ?? "")"
         case .invalidOutput(let path, let reason): "\(path): \(reason)"
         case .noLoRAs: "no LoRA given"
         case .nothingApplied(let report):
@@ -55,5 +55,14 @@ public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unreadableModel(let path, let e): "\(path): \(e)"
         case .fileSystem(let path, let reason): "\(path): \(reason)"
         }
+    }
+}
+
+extension MergeError {
+    /// For ``patchFailed(lora:module:underlying:)``: the underlying error's message, without the module's name
+    /// when it names the same module (the failure names it already).
+    public var patchReason: String? {
+        guard case .patchFailed(_, let module, let underlying) = self else { return nil }
+        return underlying.target == module ? underlying.detail : underlying.description
     }
 }

@@ -160,20 +160,17 @@ final class MergePlan: @unchecked Sendable {
 
     /// Applies one patch and returns true; a patch that does not fit is skipped and reported (false),
     /// or, in strict mode, fails the write (so nothing reaches the output path).
-    private func apply(_ a: Application, to values: inout [Float], shape: [Int]) throws -> Bool {
-        do {
+    private func apply(_ a: Application, to values: inout [Float], shape: [Int]) throws(MergeError) -> Bool {
+        let module = a.patch.target.description
+        do throws(LoRAError) {
             try PatchPlacement.apply(a.patch, isBias: a.isBias, strength: a.strength, at: a.location, to: &values, storedShape: shape)
             return true
         } catch {
-            // LoRA errors start with the module's name; the report names it already.
-            let module = a.patch.target.description
-            var reason = "\(error)"
-            if reason.hasPrefix(module + ": ") { reason.removeFirst(module.count + 2) }
-            if options.strict {
-                throw MergeError.patchFailed(lora: sources[a.sourceIndex].name, module: module, reason: reason)
-            }
+            let failure = MergeError.patchFailed(lora: sources[a.sourceIndex].name, module: module, underlying: error)
+            if options.strict { throw failure }
             lock.withLock {
-                skipped[a.sourceIndex].append(.init(module: module + (a.isBias ? " (bias)" : ""), reason: reason))
+                // The report names the module already.
+                skipped[a.sourceIndex].append(.init(module: module + (a.isBias ? " (bias)" : ""), reason: failure.patchReason ?? error.description))
                 applied[a.sourceIndex].removeAll { $0 == a.patch.target.description }
             }
             return false

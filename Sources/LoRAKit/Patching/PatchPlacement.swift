@@ -37,10 +37,10 @@ package struct PatchPlacement: Sendable, Hashable {
     /// - Throws: the patch's error, or ``LoRAError/shapeMismatch(target:expected:actual:)`` when a fused
     ///   tensor does not split in three. `values` is unchanged when it throws.
     package static func apply(_ patch: any WeightPatch, isBias: Bool, strength: Float, at location: ParameterLocation,
-                              to values: inout [Float], storedShape: [Int]) throws {
+                              to values: inout [Float], storedShape: [Int]) throws(LoRAError) {
         if let third = location.fusedThird {
             guard let rows = storedShape.first, rows % 3 == 0, values.count % 3 == 0 else {
-                throw LoRAError.shapeMismatch(target: patch.target.description, expected: storedShape, actual: [values.count])
+                throw .shapeMismatch(target: patch.target.description, expected: storedShape, actual: [values.count])
             }
             let subShape = [rows / 3] + storedShape.dropFirst()
             let n = values.count / 3
@@ -53,7 +53,7 @@ package struct PatchPlacement: Sendable, Hashable {
     }
 
     private static func applyCanonical(_ patch: any WeightPatch, isBias: Bool, strength: Float, storage: ParameterLocation.Storage,
-                                       to values: inout [Float], storedShape: [Int]) throws {
+                                       to values: inout [Float], storedShape: [Int]) throws(LoRAError) {
         let shape = ParameterLocation(tensorName: "", storage: storage).canonicalShape(stored: storedShape)
         if storage == .transposed, storedShape.count == 2 {
             var canonical = transpose(values, rows: storedShape[0], columns: storedShape[1])
@@ -64,7 +64,7 @@ package struct PatchPlacement: Sendable, Hashable {
         }
     }
 
-    private static func applyWhole(_ patch: any WeightPatch, isBias: Bool, strength: Float, to values: inout [Float], shape: [Int]) throws {
+    private static func applyWhole(_ patch: any WeightPatch, isBias: Bool, strength: Float, to values: inout [Float], shape: [Int]) throws(LoRAError) {
         if isBias {
             try patch.apply(toBias: &values, shape: shape, strength: strength)
         } else {

@@ -10,7 +10,7 @@ public protocol WeightPatch: Sendable {
     /// Whether ``apply(toBias:shape:strength:)`` changes anything.
     var patchesBias: Bool { get }
     /// Replaces `weight` (Float32, row-major, `shape`) by the patched weight at `strength`.
-    func apply(toWeight weight: inout [Float], shape: [Int], strength: Float) throws
+    func apply(toWeight weight: inout [Float], shape: [Int], strength: Float) throws(LoRAError)
     /// Replaces `bias` by the patched bias at `strength`.
-    func apply(toBias bias: inout [Float], shape: [Int], strength: Float) throws
+    func apply(toBias bias: inout [Float], shape: [Int], strength: Float) throws(LoRAError)
 }

@@ -160,7 +160,7 @@ public enum LoRAExtraction {
             do {
                 extracted = try factorise(delta, shape: module.shape, rank: wanted, clampQuantile: options.clampQuantile, dtype: options.dtype)
             } catch {
-                throw .moduleFailed(module: name, reason: error.description)
+                throw .inModule(module: name, underlying: error)
             }
             let factors = extracted.factors
             writer.add(name: name + ".lora_up.weight", shape: factors.upShape, floats: factors.up, as: options.dtype)

@@ -102,7 +102,7 @@ public enum LoRAResize {
                 resized = try resize(up: up.floats(), upShape: up.shape, down: down.floats(), downShape: down.shape,
                                      scale: module.scale, maxRank: cap, rule: options.rule)
             } catch {
-                throw .moduleFailed(module: stem, reason: error.description)
+                throw .inModule(module: stem, underlying: error)
             }
             replaced[up.name] = .init(name: up.name, dtype: options.dtype, shape: resized.upShape, source: .floats(resized.up))
             replaced[down.name] = .init(name: down.name, dtype: options.dtype, shape: resized.downShape, source: .floats(resized.down))

@@ -9,6 +9,8 @@ public enum RankToolsError: Error, Equatable, Sendable, CustomStringConvertible 
     case invalidInput(path: String, reason: String)
     /// A module cannot be processed (shapes, missing factors, unsupported family).
     case moduleFailed(module: String, reason: String)
+    /// Processing a module failed for the reason `underlying` gives (a shape check, the SVD …).
+    indirect case inModule(module: String, underlying: RankToolsError)
     /// A conversion the target format cannot represent (LoHa/LoKr/DoRA to PEFT without `bakeRank`).
     case unsupportedConversion(module: String, reason: String)
     /// Nothing to do: no module could be processed.
@@ -33,6 +35,7 @@ public enum RankToolsError: Error, Equatable, Sendable, CustomStringConvertible 
         case .invalidOption(let s): s
         case .invalidInput(let path, let reason): "\(path): \(reason)"
         case .moduleFailed(let module, let reason): "\(module): \(reason)"
+        case .inModule(let module, let underlying): "\(module): \(underlying.description)"
         case .unsupportedConversion(let module, let reason): "\(module): \(reason)"
         case .nothingToWrite(let reason): "nothing to write: \(reason)"
         case .modelMismatch(let parameter, let reason): "\(parameter): \(reason)"
