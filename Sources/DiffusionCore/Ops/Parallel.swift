@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import COpenBLAS
+import LoRAKit
 
 /// The one parallel-for of the runtime: splits a range into contiguous chunks and runs them on Dispatch's
 /// worker threads (`concurrentPerform`), at most one chunk per core at a time.
@@ -52,26 +53,10 @@ package enum Parallel {
     }
 
     /// Runs `body` with OpenBLAS limited to one thread (restored afterwards), for GEMMs issued from
-    /// several worker threads at once.
+    /// several worker threads at once. The thread count's one owner is LoRAKit's `BLASThreads`.
     package static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        blasGate.withLock { state in
-            if state.depth == 0 {
-                state.saved = openblas_get_num_threads()
-                if state.saved > 1 { openblas_set_num_threads(1) }
-            }
-            state.depth += 1
-        }
-        defer {
-            blasGate.withLock { state in
-                state.depth -= 1
-                if state.depth == 0 && state.saved > 1 { openblas_set_num_threads(state.saved) }
-            }
-        }
-        return try body()
+        try BLASThreads.withParallelRegion { () throws -> R in try body() }
     }
-
-    private struct BLASState { var depth = 0; var saved: Int32 = 1 }
-    private static let blasGate = LockedValue(BLASState())
 }
 
 /// A value guarded by a lock.

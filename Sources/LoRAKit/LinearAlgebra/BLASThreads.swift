@@ -7,7 +7,9 @@ import Foundation
 /// The rule: a task that wants a particular count runs inside ``withThreads(_:_:)`` (a lease). While
 /// leases are held, OpenBLAS runs with the **largest** count any of them asked for, so a task asking
 /// for fewer threads (a merge patching tensors in parallel, each product single-threaded) never slows
-/// a task that asked for more (a generation). With no lease held, the default applies
+/// a task that asked for more (a generation). Inside a parallel region (``withParallelRegion(_:)``: the
+/// caller's own worker threads issue GEMMs at once, e.g. tiled attention or Winograd tiles), OpenBLAS runs on
+/// one thread, since those workers already fill the cores. With no lease held, the default applies
 /// (``LinearAlgebraSettings/setThreadCount(_:)``, else OpenBLAS's own start-up count). The count
 /// changes only when a lease starts or ends, under one lock; nothing else in LoRAKit or DiffusionCore
 /// calls `openblas_set_num_threads`.
@@ -15,6 +17,7 @@ package enum BLASThreads {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var leases: [Int: Int] = [:]
     nonisolated(unsafe) private static var nextLease = 0
+    nonisolated(unsafe) private static var regions = 0
     nonisolated(unsafe) private static var defaultCount: Int?
     nonisolated(unsafe) private static var startup: Int?
 
@@ -49,12 +52,37 @@ package enum BLASThreads {
         return try body()
     }
 
+    /// Runs `body` with OpenBLAS on one thread, for GEMMs issued from several of the caller's worker threads
+    /// at once. Regions nest and may overlap across threads.
+    package static func withParallelRegion<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        lock.withLock {
+            captureStartup()
+            regions += 1
+            apply()
+        }
+        defer {
+            lock.withLock {
+                regions -= 1
+                apply()
+            }
+        }
+        return try body()
+    }
+
     /// The count the rule gives now (for tests and reports).
     package static var wanted: Int {
         lock.withLock { captureStartup(); return target }
     }
 
-    private static var target: Int { leases.values.max() ?? defaultCount ?? startup ?? 1 }
+    private static var target: Int {
+        rule(leases: Array(leases.values), regions: regions, defaultCount: defaultCount, startup: startup ?? 1)
+    }
+
+    /// The rule: 1 inside a parallel region; else the largest lease; else the default; else the start-up count.
+    package static func rule(leases: [Int], regions: Int, defaultCount: Int?, startup: Int) -> Int {
+        if regions > 0 { return 1 }
+        return leases.max() ?? defaultCount ?? startup
+    }
 
     private static func captureStartup() {
         if startup == nil { startup = Int(openblas_get_num_threads()) }
