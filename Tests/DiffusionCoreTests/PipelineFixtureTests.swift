@@ -20,6 +20,12 @@ struct PipelineFixtureTests {
         let strength: Double?
         let width: Int
         let height: Int
+        let loraStrength: Float?
+
+        enum CodingKeys: String, CodingKey {
+            case name, scheduler, steps, cfg, seed, prompt, negative, strength, width, height
+            case loraStrength = "lora_strength"
+        }
     }
 
     struct Cases: Decodable { let cases: [Case] }
@@ -32,9 +38,44 @@ struct PipelineFixtureTests {
         return try JSONDecoder().decode(Cases.self, from: Data(contentsOf: base.appendingPathComponent("cases.json"))).cases
     }
 
-    @Test("The fixture holds the five reference runs")
+    @Test("The fixture holds the seven reference runs")
     func caseCount() throws {
-        #expect(try Self.cases().map(\.name) == ["euler_a_cfg7", "dpmpp_2m_karras_cfg5", "lcm_cfg1", "pndm_cfg7_5", "img2img_euler_a_0_6"])
+        #expect(try Self.cases().map(\.name) == ["euler_a_cfg7", "dpmpp_2m_karras_cfg5", "lcm_cfg1", "pndm_cfg7_5",
+                                                 "img2img_euler_a_0_6", "lora_lcm_0_35", "lora_euler_a_0_8"])
+    }
+
+    @Test("A LoRA fused at generation time gives diffusers' fused-weight run; removing it gives back the original run",
+          arguments: ["lora_lcm_0_35", "lora_euler_a_0_8"])
+    func loraGeneration(name: String) throws {
+        let base = try #require(Self.base)
+        let c = try #require(try Self.cases().first { $0.name == name })
+        let strength = try #require(c.loraStrength)
+        let outputs = try SafetensorsFile(path: base.appendingPathComponent("outputs.safetensors").path)
+        let want = try outputs.tensor(named: "\(name).latents")
+        let pipeline = try DiffusionPipeline(folder: base.appendingPathComponent("sd1-tiny"))
+        let request = GenerationRequest(prompt: c.prompt, width: c.width, height: c.height, steps: c.steps,
+                                        scheduler: Self.schedulerNames[c.scheduler], guidanceScale: c.cfg, seed: c.seed)
+        let plain = try pipeline.generate(request).latents
+        let file = try LoRAFile(file: SafetensorsFile(path: base.appendingPathComponent("sd1-tiny-lora.safetensors").path))
+        let report = try pipeline.setLoRAs([PipelineLoRA(name: "tiny", file: file, unetStrength: strength)])
+        #expect(report.unetLayersPatched == file.modules.count)
+        #expect(report.skipped.isEmpty)
+        Self.expectClose(try pipeline.generate(request).latents, try Tensor(shape: want.shape, scalars: want.floats()), "\(name) latents")
+        try pipeline.setLoRAs([])
+        #expect(try pipeline.generate(request).latents == plain, "removing the LoRA must give back the original weights exactly")
+    }
+
+    @Test("A LoRA for another base model is refused, naming both")
+    func loraBaseMismatch() throws {
+        let base = try #require(Self.base)
+        let pipeline = try DiffusionPipeline(folder: base.appendingPathComponent("sd1-tiny"))
+        let sdxl = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("LoRAKitTests/Fixtures/merge/lora/sdxl_kohya_sgm.safetensors")
+        let file = try LoRAFile(file: SafetensorsFile(path: sdxl.path))
+        #expect(file.baseModel.detected == .sdxl)
+        #expect(throws: PipelineError.loraBaseMismatch(lora: "sdxl", loraBase: "SDXL", model: "sd1-tiny", modelBase: "SD 1.x")) {
+            try pipeline.setLoRAs([PipelineLoRA(name: "sdxl", file: file, unetStrength: 1)])
+        }
     }
 
     @Test("Final latents and images equal diffusers'", arguments: ["euler_a_cfg7", "dpmpp_2m_karras_cfg5", "lcm_cfg1", "pndm_cfg7_5", "img2img_euler_a_0_6"])

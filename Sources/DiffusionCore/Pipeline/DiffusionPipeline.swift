@@ -12,7 +12,11 @@ import LoRAKit
 public final class DiffusionPipeline: @unchecked Sendable {
     public let folder: URL
     public let promptEncoder: PromptEncoder
-    public let unet: UNetModel
+    /// The UNet as generation runs it: the mapped weights, with the active LoRAs fused into the layers they patch.
+    public internal(set) var unet: UNetModel
+    /// The LoRAs fused now (see ``setLoRAs(_:)``).
+    public internal(set) var loras: [PipelineLoRA] = []
+    let unetSource: (config: Data, files: [SafetensorsFile], description: String, loading: WeightLoading)
     public let vae: AutoencoderKLModel
     /// The model's own `scheduler/scheduler_config.json`.
     public let schedulerConfig: SchedulerConfig
@@ -50,6 +54,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
         }
         do { promptEncoder = try PromptEncoder(tokenizers: tokenizers, encoders: encoders) } catch { throw .text(error) }
         let (unetConfig, unetFiles) = try files.weights("unet")
+        unetSource = (unetConfig, unetFiles, files.describe("unet"), loading)
         do {
             unet = try UNetModel(configurationJSON: unetConfig, weightFiles: unetFiles, description: files.describe("unet"), loading: loading)
         } catch { throw .model(error) }

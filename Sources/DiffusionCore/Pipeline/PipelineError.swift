@@ -12,6 +12,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
     case image(ImageError)
     /// A request field is out of range (size not a multiple of the VAE factor, no steps, a bad strength…).
     case invalidRequest(String)
+    /// A LoRA made for another base model than the pipeline's.
+    case loraBaseMismatch(lora: String, loraBase: String, model: String, modelBase: String)
     /// The caller's task was cancelled between two steps.
     case cancelled
 
@@ -25,6 +27,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .random(error): return "\(error)"
         case let .image(error): return "\(error)"
         case let .invalidRequest(reason): return "invalid generation request: \(reason)"
+        case let .loraBaseMismatch(lora, loraBase, model, modelBase):
+            return "\(lora) was made for \(loraBase) but \(model) is a \(modelBase) model"
         case .cancelled: return "generation cancelled"
         }
     }

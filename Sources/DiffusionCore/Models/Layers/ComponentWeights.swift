@@ -11,21 +11,26 @@ final class ComponentWeights {
     let file: String
     let loading: WeightLoading
     private let views: [String: TensorView]
+    /// Float32 replacements of some tensors (LoRA-fused weights); the rest stay mapped.
+    private let overrides: [String: [Float]]
     private var taken: Set<String> = []
 
-    init(views: [String: TensorView], file: String, loading: WeightLoading = .keepHalfPrecision) {
+    init(views: [String: TensorView], file: String, loading: WeightLoading = .keepHalfPrecision,
+         overrides: [String: [Float]] = [:]) {
         self.views = views
         self.file = file
         self.loading = loading
+        self.overrides = overrides
     }
 
     /// Opens every `*.safetensors` tensor of the given files as one name space.
-    convenience init(files: [SafetensorsFile], description: String, loading: WeightLoading = .keepHalfPrecision) {
+    convenience init(files: [SafetensorsFile], description: String, loading: WeightLoading = .keepHalfPrecision,
+                     overrides: [String: [Float]] = [:]) {
         var views: [String: TensorView] = [:]
         for file in files {
             for info in file.tensors { views[info.name] = file.tensor(info) }
         }
-        self.init(views: views, file: description, loading: loading)
+        self.init(views: views, file: description, loading: loading, overrides: overrides)
     }
 
     func contains(_ name: String) -> Bool { views[name] != nil }
@@ -42,7 +47,10 @@ final class ComponentWeights {
     /// A weight matrix of exactly `shape` (`[out, in]` or `[out, in, kh, kw]`).
     func matrix(_ name: String, shape: [Int]) throws(ModelError) -> WeightMatrix {
         let view = try view(name, shape: shape)
-        do { return try WeightMatrix(view, loading: loading) } catch {
+        do {
+            if let values = overrides[name] { return try WeightMatrix(try Tensor(shape: shape, scalars: values)) }
+            return try WeightMatrix(view, loading: loading)
+        } catch {
             throw .invalidWeight(name: name, file: file, reason: "\(error)")
         }
     }
@@ -60,7 +68,7 @@ final class ComponentWeights {
         guard [.f32, .f16, .bf16].contains(view.dtype) else {
             throw .invalidWeight(name: name, file: file, reason: "element type \(view.dtype.rawValue) is not a float type")
         }
-        do { return try Tensor(shape: [count], scalars: view.floats()) } catch {
+        do { return try Tensor(shape: [count], scalars: overrides[name] ?? view.floats()) } catch {
             throw .invalidWeight(name: name, file: file, reason: "\(error)")
         }
     }

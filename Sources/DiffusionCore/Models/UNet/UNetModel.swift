@@ -60,8 +60,16 @@ public final class UNetModel: @unchecked Sendable {
     /// Loads a UNet from a diffusers component folder (`config.json` + weights).
     public convenience init(configurationJSON: Data, weightFiles: [SafetensorsFile], description: String,
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
+        try self.init(configurationJSON: configurationJSON, weightFiles: weightFiles, description: description,
+                      loading: loading, overrides: [:])
+    }
+
+    /// A UNet whose tensors named in `overrides` are replaced by float32 values (LoRA-fused weights); every
+    /// other tensor stays mapped from the files.
+    convenience init(configurationJSON: Data, weightFiles: [SafetensorsFile], description: String,
+                     loading: WeightLoading, overrides: [String: [Float]]) throws(ModelError) {
         let config = try UNetConfiguration(json: configurationJSON)
-        let weights = ComponentWeights(files: weightFiles, description: description, loading: loading)
+        let weights = ComponentWeights(files: weightFiles, description: description, loading: loading, overrides: overrides)
         do { try self.init(configuration: config, weights: weights) } catch let error as ModelError { throw error } catch {
             throw .computation("\(error)")
         }
