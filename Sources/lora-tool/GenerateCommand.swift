@@ -2,6 +2,7 @@ import ArgumentParser
 import DiffusionCore
 import Foundation
 import LoRAKit
+import LoRAKit
 
 /// `lora-tool generate`: an image from a prompt with a diffusers model folder, as diffusers' pipelines make it.
 struct GenerateCommand: ParsableCommand {
@@ -23,8 +24,14 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The negative prompt.")
     var negative: String = ""
 
-    @Flag(help: "The LCM recipe: LCM scheduler, 4 steps, CFG 1 (each may still be given).")
+    @Flag(help: "The LCM recipe: LCM scheduler, 4 steps, CFG 1 (each may still be given); LoRAs without a strength get 0.35 if their name says LCM, else 0.45.")
     var lcm = false
+
+    @Option(name: .customLong("lora"), help: "A LoRA fused for this run: FILE or library NAME, then [:STRENGTH] or :unet=X,te=Y. Repeatable.")
+    var loraArguments: [String] = []
+
+    @Option(name: .customLong("lora-dir"), help: "The LoRA library folder where --lora names are looked up (default: $LORAKIT_HOME/loras, else ~/.lorakit/loras).")
+    var loraDir: String?
 
     @Option(help: "Scheduler name: InvokeAI id (euler_a, dpmpp_2m_k, lcm), A1111 label, ComfyUI name or diffusers class. Default: the model's own.")
     var scheduler: String?
@@ -70,6 +77,35 @@ struct GenerateCommand: ParsableCommand {
         if strength != nil, initImage == nil { throw ValidationError("--strength needs --init-image") }
         if !(1...64).contains(batch) { throw ValidationError("--batch must be in 1…64") }
         if let scheduler { do { _ = try SchedulerRegistry.preset(named: scheduler) } catch { throw ValidationError("\(error)") } }
+        for argument in loraArguments {
+            do { _ = try LoRASpec(parsing: argument) } catch { throw ValidationError(error.description) }
+        }
+    }
+
+    /// The `--lora` values as pipeline LoRAs: a strength in --lora wins, then the A1111 sidecar's preferred
+    /// weight, then the LCM recipe's 0.35 (LCM-LoRAs) / 0.45 (the others) with --lcm, else 1.
+    func pipelineLoRAs() throws -> [PipelineLoRA] {
+        var loras: [PipelineLoRA] = []
+        for argument in loraArguments {
+            let spec = try LoRASpec(parsing: argument)
+            let url = try resolveLoRA(spec.path, loraDir: loraDir)
+            let file: LoRAFile
+            do { file = try LoRAFile(contentsOf: url) } catch {
+                printError("\(spec.path): \(error)")
+                throw badInputExitCode
+            }
+            if let reason = file.notALoRAReason {
+                printError("\(spec.path): not a LoRA: \(reason)")
+                throw badInputExitCode
+            }
+            let name = url.deletingPathExtension().lastPathComponent
+            let recipe: Float? = lcm ? (name.lowercased().contains("lcm") ? 0.35 : 0.45) : nil
+            let preferred = spec.givesStrength ? nil : LoRASidecar.beside(url)?.preferredWeight
+            let all = spec.strength ?? preferred ?? recipe ?? 1
+            loras.append(PipelineLoRA(name: name, file: file, unetStrength: spec.unetStrength ?? all,
+                                      textEncoderStrength: spec.textEncoderStrength ?? all))
+        }
+        return loras
     }
 
     func outputURLs() -> [URL] {
@@ -98,6 +134,16 @@ struct GenerateCommand: ParsableCommand {
         do { pipeline = try DiffusionPipeline(folder: URL(fileURLWithPath: model)) } catch {
             printError("\(error)")
             throw badInputExitCode
+        }
+        if !loraArguments.isEmpty {
+            let loras = try pipelineLoRAs()
+            do {
+                let report = try pipeline.setLoRAs(loras)
+                for line in report.skipped { writeStandardError("note: not applied: \(line)\n") }
+            } catch {
+                printError("\(error)")
+                throw badInputExitCode
+            }
         }
         var request = GenerationRequest(prompt: prompt, negativePrompt: negative, width: width, height: height,
                                         steps: steps ?? (lcm ? 4 : 25), scheduler: scheduler ?? (lcm ? "lcm" : nil),
@@ -131,7 +177,8 @@ struct GenerateCommand: ParsableCommand {
                 prompt: prompt, negativePrompt: negative, steps: request.steps,
                 sampler: preset?.a1111.first ?? sampler, invokeScheduler: preset?.id, cfgScale: Double(request.guidanceScale),
                 seed: seed, width: size.0, height: size.1, modelName: URL(fileURLWithPath: model).lastPathComponent,
-                base: pipeline.isSDXL ? .sdxl : nil, clipSkip: clipSkip, strength: initImage == nil ? nil : request.strength,
+                base: pipeline.isSDXL ? .sdxl : nil,
+                loras: pipeline.loras.map { GenerationMetadata.LoRA(name: $0.name, weight: Double("\($0.unetStrength)") ?? Double($0.unetStrength)) }, clipSkip: clipSkip, strength: initImage == nil ? nil : request.strength,
                 mode: initImage == nil ? .txt2img : .img2img, version: "LoRAKit")
             do { try PNGWriter.write(image, to: urls[index], metadata: metadata, overwrite: flags.force) } catch {
                 printError("\(error)")

@@ -28,6 +28,28 @@ struct GenerateCLITests {
         #expect(run.stderr.contains("step 4/4"))
     }
 
+    @Test("--lora fuses a LoRA for the run and names it in the PNG; a LoRA for another base is refused")
+    func lora() throws {
+        let dir = try CLI.makeTemporaryFolder("generate-lora")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let lora = fixtures.appendingPathComponent("DiffusionCoreTests/Fixtures/pipeline/sd1-tiny-lora.safetensors").path
+        let out = dir.appendingPathComponent("lora.png").path
+        let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "a horse", "--lcm", "--lora", lora + ":0.35",
+                               "--width", "32", "--height", "32", "-o", out])
+        #expect(run.status == 0, "\(run)")
+        let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: out)), as: UTF8.self)
+        #expect(text.contains("<lora:sd1-tiny-lora:0.35>"), "the A1111 parameters name the LoRA")
+        let sdxl = fixtures.appendingPathComponent("LoRAKitTests/Fixtures/merge/lora/sdxl_kohya_sgm.safetensors").path
+        let refused = try CLI.run(["generate", "--model", Self.model, "--prompt", "a horse", "--lora", sdxl,
+                                   "-o", dir.appendingPathComponent("x.png").path])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("SDXL") && refused.stderr.contains("SD 1.x"), "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.png").path))
+        let bad = try CLI.run(["generate", "--model", Self.model, "--prompt", "a horse", "--lora", lora + ":abc", "-o", out])
+        #expect(bad.status == 2)
+    }
+
     @Test("An existing output is kept unless --force; a missing model and a bad size are exit 1 and 2")
     func failures() throws {
         let dir = try CLI.makeTemporaryFolder("generate-fail")
