@@ -7,7 +7,9 @@ import Foundation
 ///
 /// The SVD of up·down is taken without forming ΔW (QR of both factors, `sgesdd` of the
 /// r×r core); ΔW is only formed when a module is resized to more than its old rank.
-/// Key names are kept (`<stem>.alpha` is written next to the down key, as kohya does);
+/// Key names are kept; the new rank and scale are recorded in the layout of the module's format
+/// (``ResizeLayout``: a `<stem>.alpha` next to kohya keys, as kohya does; the `lora_adapter_metadata` config
+/// for PEFT keys; `unet:N:rank` metadata for cloneofsimo);
 /// modules that are not plain low-rank (LoHa, LoKr, Tucker mid, full, IA³, norm) and
 /// other keys are copied unchanged, floating tensors stored in the output dtype.
 ///
@@ -88,6 +90,9 @@ public enum LoRAResize {
         report.outputPath = output.path
         var replaced: [String: SafetensorsWriter.Entry] = [:]
         var lastAlpha: Float?
+        var metadataUpdates: [String: String] = [:]
+        let peftConfig = lora.file.metadata?[PEFTKeyMapping.metadataKey]
+        var peftModules: [ModelComponent: [(name: String, rank: Int, alpha: Float)]] = [:]
         for module in lora.modules {
             guard let up = module.tensors[.up], let down = module.tensors[.down], module.tensors[.mid] == nil,
                   module.family == .lora || module.family == .locon else {
@@ -104,9 +109,27 @@ public enum LoRAResize {
             } catch {
                 throw .inModule(module: stem, underlying: error)
             }
-            replaced[up.name] = .init(name: up.name, dtype: options.dtype, shape: resized.upShape, source: .floats(resized.up))
+            // The new rank and scale go where this module's format keeps them (see ResizeLayout).
+            let storage = ResizeLayout.storage(for: module, down: down, stem: stem, hasPEFTConfig: peftConfig != nil)
+            var newUp = resized.up
+            let newRank = resized.downShape[0]
+            if !ResizeLayout.holdsAlpha(storage), resized.alpha != Float(newRank), newRank > 0 {
+                let fold = resized.alpha / Float(newRank)
+                for i in newUp.indices { newUp[i] *= fold }
+            }
+            replaced[up.name] = .init(name: up.name, dtype: options.dtype, shape: resized.upShape, source: .floats(newUp))
             replaced[down.name] = .init(name: down.name, dtype: options.dtype, shape: resized.downShape, source: .floats(resized.down))
-            replaced[stem + ".alpha"] = .init(name: stem + ".alpha", dtype: options.dtype, shape: [], source: .floats([resized.alpha]))
+            switch storage {
+            case .alphaTensor(let name):
+                replaced[name] = .init(name: name, dtype: options.dtype, shape: [], source: .floats([resized.alpha]))
+            case .peftConfig:
+                peftModules[module.target.component, default: []].append(
+                    (LoRAConversion.patternName(module.target), newRank, resized.alpha))
+            case .cloneofsimoRank(let key):
+                metadataUpdates[key] = "\(newRank)"
+            case .implicit:
+                break
+            }
             report.oldMaxRank = max(report.oldMaxRank, down.shape[0])
             report.modules.append(.init(name: stem, isConv: isConv, oldRank: down.shape[0], newRank: resized.choice.rank,
                                         newAlpha: resized.alpha, choice: resized.choice))
@@ -123,8 +146,22 @@ public enum LoRAResize {
             (recorded.rank, recorded.convRank) = RecordedRanks.effective(
                 rank: options.rank, convRank: options.convRank, written: report.modules.map { ($0.isConv, $0.newRank) })
         }
-        var writer = SafetensorsWriter(metadata: metadata(lora.file.metadata ?? [:], options: recorded,
-                                                          oldRank: report.oldMaxRank, lastAlpha: lastAlpha ?? 0))
+        // PEFT modules left unchanged keep their rank and alpha in the rewritten config.
+        if peftConfig != nil, !peftModules.isEmpty {
+            let resizedTargets = Set(peftModules.flatMap { c, list in list.map { "\(c.rawValue)/\($0.name)" } })
+            for module in lora.modules where module.sourceKeys.contains(where: { $0.hasSuffix(".lora_A.weight") }) {
+                let name = LoRAConversion.patternName(module.target)
+                guard !resizedTargets.contains("\(module.target.component.rawValue)/\(name)"), let rank = module.rank else { continue }
+                peftModules[module.target.component, default: []].append((name, rank, module.scale * Float(rank)))
+            }
+        }
+        var meta = metadata(lora.file.metadata ?? [:], options: recorded, oldRank: report.oldMaxRank, lastAlpha: lastAlpha ?? 0,
+                            kohyaFields: lora.format == .kohya || lora.format == .lycoris || lora.file.metadata?["ss_network_dim"] != nil)
+        meta.merge(metadataUpdates) { $1 }
+        if let peftConfig, !peftModules.isEmpty {
+            meta[PEFTKeyMapping.metadataKey] = ResizeLayout.peftMetadata(original: peftConfig, modules: peftModules)
+        }
+        var writer = SafetensorsWriter(metadata: meta)
         for info in lora.file.tensors where replaced[info.name] == nil {
             writer.add(copied(lora.file.tensor(info), dtype: options.dtype))
         }
@@ -190,11 +227,14 @@ public enum LoRAResize {
     }
 
     /// kohya's metadata update: training comment, `ss_network_dim` / `ss_network_alpha`
-    /// (`Dynamic` for dynamic rules). Hashes are added when writing.
-    static func metadata(_ original: [String: String], options: Options, oldRank: Int, lastAlpha: Float) -> [String: String] {
+    /// (`Dynamic` for dynamic rules). Hashes are added when writing. Without `kohyaFields` (a file of
+    /// another format that has no kohya training metadata) no `ss_*` key is added.
+    static func metadata(_ original: [String: String], options: Options, oldRank: Int, lastAlpha: Float,
+                         kohyaFields: Bool = true) -> [String: String] {
         var meta = original
         meta["sshs_model_hash"] = nil
         meta["sshs_legacy_hash"] = nil
+        guard kohyaFields else { return meta }
         let comment = original["ss_training_comment"] ?? ""
         if let method = options.rule.methodName, let p = options.rule.parameter {
             meta["ss_training_comment"] = "Dynamic resize with \(method): \(PythonFloat.format(p)) from \(oldRank); \(comment)"
