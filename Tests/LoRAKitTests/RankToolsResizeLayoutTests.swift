@@ -85,9 +85,10 @@ struct RankToolsResizeLayoutTests {
         for (component, path) in [(ModelComponent.unet, "unet/diffusion_pytorch_model.safetensors"), (.textEncoder, "text_encoder/model.safetensors")] {
             let base = try SafetensorsFile(contentsOf: MergeFixtures.url("sd1/" + path))
             let after = try SafetensorsFile(contentsOf: merged.appendingPathComponent(path))
-            let index = ParameterIndex.diffusersComponent(base, component: component)
+            let part = try #require(ModelPart(rawValue: component.rawValue))
+            let index = ParameterIndex.diffusersComponent(base, component: part)
             for (target, d) in deltas where target.component == component {
-                let loc = try #require(index.location(of: ParameterKey(component: component, name: target.path + ".weight")))
+                let loc = try #require(index.location(of: ParameterKey(component: part, name: target.path + ".weight")))
                 let w0 = try base.tensor(named: loc.tensorName).floats(), w1 = try after.tensor(named: loc.tensorName).floats()
                 let change = zip(w1, w0).map { $0 - $1 }
                 #expect(change.count == d.delta.count)
