@@ -44,7 +44,13 @@ struct Conv2DFixtureTests {
             var out = try Tensor(shape: try Ops.conv2dOutputShape(input: x.shape, weight: w.shape, options: f.options),
                                  repeating: .nan)
             try Ops.conv2d(x, weight: w, bias: bias, options: f.options, into: &out, workspace: workspace)
-            #expect(out == (try Ops.conv2d(x, weight: w, bias: bias, options: f.options)), "\(name)")
+            // Every element written (the buffer started as NaN), with the values of a fresh call. Other tests
+            // switch the kernel level process-wide while this one runs, so the two calls may take different
+            // instruction-set paths: compare to the paths' agreement, not bit for bit.
+            let allWritten = out.scalars.allSatisfy { $0.isFinite }
+            #expect(allWritten, "\(name): an element was left unwritten")
+            let fresh = try Ops.conv2d(x, weight: w, bias: bias, options: f.options)
+            #expect(relativeMaxError(out, fresh.scalars.map(Double.init)) <= 1e-5, "\(name)")
         }
     }
 
