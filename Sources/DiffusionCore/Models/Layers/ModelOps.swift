@@ -1,39 +1,20 @@
-import CDiffusionKernels
 import Foundation
 
 /// Model glue that the general ops do not cover: layout changes between NCHW maps and token sequences,
 /// per-channel and residual adds, channel concatenation, nearest upsampling to a given size, the sinusoidal
 /// timestep features, and diffusers' tiled VAE blending.
 enum ModelOps {
-    /// `[B, C, H, W]` → `[B, H·W, C]`.
+    /// `[B, C, H, W]` → `[B, H·W, C]` (a view as `[B, C, H·W]`, then the compute layer's transpose).
     static func toSequence(_ x: Tensor) throws -> Tensor {
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let src = x.contiguous()
-        return try Tensor(shape: [b, h * w, c]) { out in
-            src.withUnsafeBufferPointer { s in
-                Parallel.forEach(b) { range in
-                    for n in range {
-                        dk_transpose(s.baseAddress! + n * c * h * w, h * w, out.baseAddress! + n * c * h * w, c, c, h * w)
-                    }
-                }
-            }
-        }
+        return try Ops.transposeLastTwo(try x.reshaped([b, c, h * w]))
     }
 
     /// `[B, H·W, C]` → `[B, C, H, W]`.
     static func toImage(_ x: Tensor, height h: Int, width w: Int) throws -> Tensor {
         let (b, c) = (x.shape[0], x.shape[2])
         guard x.shape[1] == h * w else { throw ModelError.invalidInput("sequence \(x.shape) is not \(h)×\(w)") }
-        let src = x.contiguous()
-        return try Tensor(shape: [b, c, h, w]) { out in
-            src.withUnsafeBufferPointer { s in
-                Parallel.forEach(b) { range in
-                    for n in range {
-                        dk_transpose(s.baseAddress! + n * c * h * w, c, out.baseAddress! + n * c * h * w, h * w, h * w, c)
-                    }
-                }
-            }
-        }
+        return try Ops.transposeLastTwo(x).reshaped([b, c, h, w])
     }
 
     /// `x[n, c, :, :] += bias[n, c]` for `x` `[B, C, H, W]` and `bias` `[B, C]`.
@@ -103,16 +84,11 @@ enum ModelOps {
     static func upsampleNearest(_ x: Tensor, to size: (Int, Int)?) throws -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = size ?? (2 * h, 2 * w)
+        if oh == 2 * h && ow == 2 * w { return try Ops.upsampleNearest2x(x) }
         let src = x.contiguous()
         return try Tensor(shape: [n, c, oh, ow]) { out in
             src.withUnsafeBufferPointer { s in
                 let sb = s.baseAddress!, ob = out.baseAddress!
-                if oh == 2 * h && ow == 2 * w {
-                    Parallel.forEach(n * c) { r in
-                        dk_upsample_nearest2x(sb + r.lowerBound * h * w, ob + r.lowerBound * oh * ow, r.count, h, w)
-                    }
-                    return
-                }
                 let scaleY = Float(h) / Float(oh), scaleX = Float(w) / Float(ow)
                 Parallel.forEach(n * c) { r in
                     for p in r {
