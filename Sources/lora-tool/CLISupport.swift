@@ -87,13 +87,10 @@ func validateOutputPath(_ path: String?, option: String = "--output") throws {
 /// The line printed for a library error; every "output exists" reads the same, whichever command met it.
 func describe(_ error: Error) -> String {
     if let path = existingOutput(error) { return "\(path) exists; pass --force to replace it" }
-    var merge: MergeError?
-    if let e = error as? MergeError { merge = e }
-    if case .merge(let e)? = error as? RankToolsError { merge = e }
-    switch merge {
-    case .mixedBaseModels?: return "\(error); pass --allow-base-mismatch to merge them anyway"
-    case .baseModelMismatch?: return "\(error); pass --allow-base-mismatch to apply it anyway"
-    case .nothingToMerge(let skipped)?: return "\(error)" + skipped.map { "\n  skipped \($0.module): \($0.reason)" }.joined()
+    switch error {
+    case MergeError.mixedBaseModels, RankToolsError.mixedBaseModels: return "\(error); pass --allow-base-mismatch to merge them anyway"
+    case MergeError.baseModelMismatch: return "\(error); pass --allow-base-mismatch to apply it anyway"
+    case MergeError.nothingToMerge(let skipped): return "\(error)" + skipped.map { "\n  skipped \($0.module): \($0.reason)" }.joined()
     default: return "\(error)"
     }
 }
@@ -103,17 +100,9 @@ private func existingOutput(_ error: Error) -> String? {
         if case .outputExists(let path) = e { return path }
         return nil
     }
-    func fromMerge(_ e: MergeError) -> String? {
-        if case .safetensors(let s) = e { return fromSafetensors(s) }
-        return nil
-    }
     switch error {
     case let e as SafetensorsError: return fromSafetensors(e)
-    case let e as MergeError: return fromMerge(e)
-    case let e as RankToolsError:
-        if case .safetensors(let s) = e { return fromSafetensors(s) }
-        if case .merge(let m) = e { return fromMerge(m) }
-        return nil
+    case MergeError.safetensors(let s), RankToolsError.safetensors(let s): return fromSafetensors(s)
     default: return nil
     }
 }

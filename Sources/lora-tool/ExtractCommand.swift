@@ -81,10 +81,9 @@ struct ExtractCommand: ParsableCommand {
 }
 
 extension ExtractCommand {
-    /// Extraction errors in extraction words (the model checks are shared with merge).
+    /// Extraction errors in extraction words.
     static func describe(_ error: RankToolsError) -> String {
         switch error {
-        case .merge(.unsupportedModel(let path, let reason)): "\(path): cannot extract from this model: \(reason)"
         case .nothingToWrite(let reason): "nothing to extract: \(reason)"
         default: lora_tool.describe(error)
         }

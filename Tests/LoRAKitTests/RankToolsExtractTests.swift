@@ -146,7 +146,9 @@ struct RankToolsExtractTests {
             #expect(!FileManager.default.fileExists(atPath: out.path))
         }
         fails(ExtractFixtures.base, MergeFixtures.url("sd2")) { if case .modelMismatch(let p, _) = $0 { p == "model family" } else { false } }
-        fails(ExtractFixtures.base, folder.appendingPathComponent("missing")) { if case .merge = $0 { true } else { false } }
+        fails(ExtractFixtures.base, folder.appendingPathComponent("missing")) {
+            $0 == .model(.notFound(path: folder.appendingPathComponent("missing").path))
+        }
         fails(ExtractFixtures.base, tuned, .init(rank: 0)) { if case .invalidOption = $0 { true } else { false } }
         fails(ExtractFixtures.base, tuned, .init(clampQuantile: 1.5)) { if case .invalidOption = $0 { true } else { false } }
         fails(ExtractFixtures.base, tuned, output: inputs[1]) { if case .invalidOutput = $0 { true } else { false } }

@@ -48,9 +48,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
             do {
                 tokenizers.append(try CLIPTokenizer(folder: try files.component(tok)))
                 encoders.append(try CLIPTextEncoder(folder: try files.component(enc)))
-            } catch let error as PipelineError { throw error } catch let error as TextError { throw .text(error) } catch {
-                throw .unreadable(path: folder.path, reason: "\(error)")
-            }
+            } catch { throw PipelineError(layerError: error) }
         }
         do { promptEncoder = try PromptEncoder(tokenizers: tokenizers, encoders: encoders) } catch { throw .text(error) }
         let (unetConfig, unetFiles) = try files.weights("unet")
@@ -63,11 +61,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
             vae = try AutoencoderKLModel(configurationJSON: vaeConfig, weightFiles: vaeFiles, description: files.describe("vae"), loading: loading)
         } catch { throw .model(error) }
         let schedulerURL = try files.component("scheduler").appendingPathComponent("scheduler_config.json")
-        do {
-            schedulerConfig = try JSONDecoder().decode(SchedulerConfig.self, from: Data(contentsOf: schedulerURL))
-        } catch {
-            throw .unreadable(path: schedulerURL.path, reason: "\(error)")
-        }
+        do { schedulerConfig = try SchedulerConfig.load(contentsOf: schedulerURL) } catch { throw .scheduler(error) }
         forceZerosForEmptyPrompt = files.modelIndexFlag("force_zeros_for_empty_prompt") ?? true
     }
 

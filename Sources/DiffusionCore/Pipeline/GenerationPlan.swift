@@ -45,9 +45,7 @@ struct GenerationPlan {
         let halves = guided ? [negative, positive] : [positive]
         var values: [Float] = []
         for half in halves { for _ in 0..<batch { values += half } }
-        do { context = try Tensor(shape: [halves.count * batch, tokens, width2], scalars: values) } catch {
-            throw .invalidRequest("\(error)")
-        }
+        do { context = try Tensor(shape: [halves.count * batch, tokens, width2], scalars: values) } catch { throw .tensor(error) }
 
         if pipeline.isSDXL {
             guard let pooled = pair.positive.pooled?.scalars else { throw .invalidRequest("the SDXL text encoder gave no pooled output") }
@@ -63,7 +61,7 @@ struct GenerationPlan {
             do {
                 added = UNetAddedConditions(textEmbeds: try Tensor(shape: [rows, pooled.count], scalars: embeds),
                                             timeIds: try Tensor(shape: [rows, 6], scalars: times))
-            } catch { throw .invalidRequest("\(error)") }
+            } catch { throw .tensor(error) }
         } else {
             added = nil
         }
@@ -79,18 +77,16 @@ struct GenerationPlan {
 
     func makeScheduler() throws(PipelineError) -> any Scheduler {
         let steps = ScheduleRequest(steps: request.steps)
-        do {
-            if let name = request.scheduler {
-                return try SchedulerRegistry.makeScheduler(named: name, config: pipeline.schedulerConfig, request: steps)
+        if let name = request.scheduler {
+            do { return try SchedulerRegistry.makeScheduler(named: name, config: pipeline.schedulerConfig, request: steps) } catch {
+                throw .scheduler(error)
             }
-            let className = pipeline.schedulerConfig.className ?? "PNDMScheduler"
-            guard let kind = SchedulerKind(rawValue: className) else {
-                throw PipelineError.invalidRequest("the model's scheduler \(className) is not in the zoo; name one")
-            }
-            return try kind.make(config: pipeline.schedulerConfig, request: steps)
-        } catch let error as PipelineError { throw error } catch let error as SchedulerError { throw .scheduler(error) } catch {
-            throw .invalidRequest("\(error)")
         }
+        let className = pipeline.schedulerConfig.className ?? "PNDMScheduler"
+        guard let kind = SchedulerKind(rawValue: className) else {
+            throw .invalidRequest("the model's scheduler \(className) is not in the zoo; name one")
+        }
+        do { return try kind.make(config: pipeline.schedulerConfig, request: steps) } catch { throw .scheduler(error) }
     }
 
     /// txt2img: `randn · init_noise_sigma`. img2img: the image's latent sample (first draw), noised to the
@@ -114,9 +110,7 @@ struct GenerationPlan {
             let clean = try Tensor(shape: shape, scalars: repeated)
             let noise = try generator.randn(shape)
             return scheduler.addNoise(original: clean, noise: noise, atIndex: begin)
-        } catch let error as ModelError { throw .model(error) } catch let error as RandomSourceError { throw .random(error) } catch {
-            throw .invalidRequest("init image: \(error)")
-        }
+        } catch { throw PipelineError(layerError: error) }
     }
 
     /// The model output the scheduler steps with: one batched UNet call, guided and rescaled as diffusers does.
@@ -131,9 +125,7 @@ struct GenerationPlan {
             let halves = try output.chunked(2, axis: 0)
             return try Guidance.combine(unconditional: halves[0].contiguous(), conditional: halves[1].contiguous(),
                                         scale: request.guidanceScale, rescale: request.guidanceRescale)
-        } catch let error as ModelError { throw .model(error) } catch let error as PipelineError { throw error } catch {
-            throw .invalidRequest("\(error)")
-        }
+        } catch { throw PipelineError(layerError: error) }
     }
 
     func decode(_ latents: Tensor) throws(PipelineError) -> GenerationResult {
@@ -143,9 +135,7 @@ struct GenerationPlan {
             let decoded = try pipeline.vae.decode(z)
             let images = try ModelError.wrapping { try ModelOps.map(decoded) { Swift.min(Swift.max($0 / 2 + 0.5, 0), 1) } }
             return GenerationResult(latents: latents, images: images, rgbImages: try ImageProcessor.images(from: decoded))
-        } catch let error as ModelError { throw .model(error) } catch let error as ImageError { throw .image(error) } catch {
-            throw .invalidRequest("\(error)")
-        }
+        } catch { throw PipelineError(layerError: error) }
     }
 }
 

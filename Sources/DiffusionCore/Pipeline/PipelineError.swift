@@ -1,15 +1,23 @@
+import LoRAKit
+
 /// Why a pipeline could not be loaded or a generation could not run. Errors of the layers below are kept as
 /// typed `underlying` values.
 public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The model folder lacks a component or a file the pipeline needs.
     case missingComponent(name: String, folder: String)
-    /// A component's file could not be read.
+    /// The path is not something the pipeline loads (nothing there, a pickle, a single-file checkpoint).
     case unreadable(path: String, reason: String)
+    /// A model file or folder could not be opened (a weight file that is not safetensors, a bad shard index…).
+    case modelFile(ModelFileError)
     case model(ModelError)
     case text(TextError)
     case scheduler(SchedulerError)
     case random(RandomSourceError)
     case image(ImageError)
+    /// A LoRA patch could not be fused into the weight it targets.
+    case lora(name: String, target: String, underlying: LoRAError)
+    /// A compute-layer operation of the pipeline itself (batching, guidance) failed.
+    case tensor(TensorError)
     /// A request field is out of range (size not a multiple of the VAE factor, no steps, a bad strength…).
     case invalidRequest(String)
     /// A LoRA made for another base model than the pipeline's.
@@ -21,15 +29,38 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .missingComponent(name, folder): return "\(folder): no \(name) component"
         case let .unreadable(path, reason): return "\(path): \(reason)"
+        case let .modelFile(error): return error.description
         case let .model(error): return error.description
         case let .text(error): return error.description
         case let .scheduler(error): return "\(error)"
         case let .random(error): return "\(error)"
         case let .image(error): return "\(error)"
+        case let .lora(name, target, underlying):
+            return "\(name): cannot apply \(target): \(underlying.target == target ? underlying.detail : underlying.description)"
+        case let .tensor(error): return "tensor operation failed: \(error)"
         case let .invalidRequest(reason): return "invalid generation request: \(reason)"
         case let .loraBaseMismatch(lora, loraBase, model, modelBase):
             return "\(lora) was made for \(loraBase) but \(model) is a \(modelBase) model"
         case .cancelled: return "generation cancelled"
+        }
+    }
+}
+
+extension PipelineError {
+    /// An error of a layer below the pipeline, as its typed case. The pipeline's steps throw only these
+    /// layers' errors; anything else (not reachable from files, requests or arguments) is reported as an
+    /// operation the pipeline could not run.
+    init(layerError error: any Error) {
+        switch error {
+        case let error as PipelineError: self = error
+        case let error as ModelFileError: self = .modelFile(error)
+        case let error as ModelError: self = .model(error)
+        case let error as TextError: self = .text(error)
+        case let error as SchedulerError: self = .scheduler(error)
+        case let error as RandomSourceError: self = .random(error)
+        case let error as ImageError: self = .image(error)
+        case let error as TensorError: self = .tensor(error)
+        default: self = .tensor(.invalidArgument(operation: "pipeline", reason: String(describing: type(of: error))))
         }
     }
 }

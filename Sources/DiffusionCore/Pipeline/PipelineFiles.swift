@@ -31,7 +31,7 @@ struct PipelineFiles {
         var files: [SafetensorsFile] = []
         for file in chosen {
             let path = dir.appendingPathComponent(file).path
-            do { files.append(try SafetensorsFile(path: path)) } catch { throw .unreadable(path: path, reason: "\(error)") }
+            do { files.append(try SafetensorsFile(path: path)) } catch { throw .modelFile(.unreadable(path: path, error: error)) }
         }
         return (config, files)
     }

@@ -68,7 +68,7 @@ extension DiffusionPipeline {
                             try PatchPlacement.apply(patch, isBias: isBias, strength: lora.unetStrength, at: location,
                                                      to: &values, storedShape: info.shape)
                         } catch {
-                            throw .invalidRequest("\(lora.name): \(patch.target): \(error)")
+                            throw .lora(name: lora.name, target: "\(patch.target)", underlying: error)
                         }
                         overrides[location.tensorName] = values
                         patched.insert(location.tensorName)

@@ -44,7 +44,8 @@ public struct CLIPTextEncoder: Sendable {
     /// Loads a diffusers `text_encoder/` (or `text_encoder_2/`) folder: `config.json` and `model.safetensors`
     /// (or its fp16 variant, or the shards a `model.safetensors.index.json` lists).
     /// - Throws: the errors of ``init(config:files:)``; ``TextError/weightFile(file:reason:)`` when the folder has
-    ///   no safetensors weights (pickled `pytorch_model.bin` is never loaded).
+    ///   no safetensors weights (pickled `pytorch_model.bin` is never loaded),
+    ///   ``TextError/unreadableWeights(file:underlying:)`` when a weight file cannot be opened.
     public init(folder: URL) throws(TextError) {
         let config = try CLIPTextConfig(contentsOf: folder.appendingPathComponent("config.json"))
         let fm = FileManager.default
@@ -71,7 +72,7 @@ public struct CLIPTextEncoder: Sendable {
         for name in names {
             let url = folder.appendingPathComponent(name)
             do { files.append(try SafetensorsFile(contentsOf: url)) } catch {
-                throw .weightFile(file: url.path, reason: error.description)
+                throw .unreadableWeights(file: url.path, underlying: error)
             }
         }
         try self.init(config: config, files: files)
@@ -89,7 +90,8 @@ public struct CLIPTextEncoder: Sendable {
     ///   - embeddings: vectors that replace the token embeddings from an offset on (textual inversion).
     ///   - layer: the hidden state to return.
     ///   - pooled: also compute the pooled output (runs every layer).
-    /// - Throws: ``TextError/invalidTokens(reason:)``, ``TextError/invalidClipSkip(clipSkip:layers:)``.
+    /// - Throws: ``TextError/invalidTokens(reason:)``, ``TextError/invalidClipSkip(clipSkip:layers:)``,
+    ///   ``TextError/computation(_:)`` when a compute-layer operation fails.
     public func encode(
         ids: [Int], embeddings: [(offset: Int, vectors: EmbeddingVectors)] = [], layer: LayerSelection, pooled: Bool = false
     ) throws(TextError) -> Output {
@@ -140,10 +142,8 @@ public struct CLIPTextEncoder: Sendable {
                 pooledOutput = try p.reshaped([p.count])
             }
             return Output(hiddenStates: hidden, pooled: pooledOutput)
-        } catch let error as TensorError {
-            throw .invalidTokens(reason: "tensor operation failed: \(error)")
         } catch {
-            throw .invalidTokens(reason: "\(error)")
+            throw .computation(error)
         }
     }
 
@@ -159,7 +159,7 @@ public struct CLIPTextEncoder: Sendable {
     }
 
     /// Token embeddings (with placed vectors) plus position embeddings, `[tokens, D]`.
-    private func embed(ids: [Int], embeddings: [(offset: Int, vectors: EmbeddingVectors)]) throws -> Tensor {
+    private func embed(ids: [Int], embeddings: [(offset: Int, vectors: EmbeddingVectors)]) throws(TensorError) -> Tensor {
         let d = config.hiddenSize
         let tokenTable = weights.tokenEmbedding, positions = weights.positionEmbedding
         return try Tensor(shape: [ids.count, d]) { out in
@@ -181,7 +181,7 @@ public struct CLIPTextEncoder: Sendable {
     }
 
     /// One pre-norm layer in place: `x += attn(LN1(x))`, `x += MLP(LN2(x))`.
-    private func transformerLayer(_ w: CLIPTextWeights.Layer, _ x: inout Tensor, workspace: Workspace) throws {
+    private func transformerLayer(_ w: CLIPTextWeights.Layer, _ x: inout Tensor, workspace: Workspace) throws(TensorError) {
         let d = config.hiddenSize
         var h = try Ops.layerNorm(x, weight: w.layerNorm1Weight, bias: w.layerNorm1Bias, eps: config.layerNormEps, workspace: workspace)
         var qkv = try Ops.linear(h, weight: w.qkvProj, bias: w.qkvBias, workspace: workspace)
@@ -198,7 +198,7 @@ public struct CLIPTextEncoder: Sendable {
     }
 
     /// Causal self-attention over the stacked `[tokens, 3D]` projections.
-    private func attention(_ qkv: Tensor, width d: Int, workspace: Workspace) throws -> Tensor {
+    private func attention(_ qkv: Tensor, width d: Int, workspace: Workspace) throws(TensorError) -> Tensor {
         let q = try qkv.slice(axis: 1, 0..<d), k = try qkv.slice(axis: 1, d..<(2 * d)), v = try qkv.slice(axis: 1, (2 * d)..<(3 * d))
         return try Ops.attention(query: q, key: k, value: v,
                                  options: AttentionOptions(heads: config.numAttentionHeads, causal: true), workspace: workspace)

@@ -21,7 +21,7 @@ struct CLIPTextWeights: Sendable {
 
     /// Reads every weight `config` implies from `files` (shards of one model), checking each shape.
     /// - Throws: ``TextError/missingWeight(_:)``, ``TextError/weightShapeMismatch(name:expected:actual:)``,
-    ///   ``TextError/weightFile(file:reason:)``.
+    ///   ``TextError/weightFile(file:reason:)``, ``TextError/invalidWeight(name:underlying:)``.
     init(config: CLIPTextConfig, files: [SafetensorsFile]) throws(TextError) {
         var index: [String: (SafetensorsFile, TensorInfo)] = [:]
         for file in files { for info in file.tensors { index[info.name] = (file, info) } }
@@ -43,7 +43,7 @@ struct CLIPTextWeights: Sendable {
         func matrix(_ name: String, _ shape: [Int], prefixed: Bool = true) throws(TextError) -> WeightMatrix {
             let v = try view(name, shape, prefixed: prefixed)
             do { return try WeightMatrix(v, loading: .widenAtLoad) } catch {
-                throw .weightFile(file: "weights", reason: "\(v.name): \(error)")
+                throw .invalidWeight(name: v.name, underlying: error)
             }
         }
 
@@ -63,7 +63,7 @@ struct CLIPTextWeights: Sendable {
                 stacked = try WeightMatrix(Tensor(shape: [3 * d, d], scalars: qkv))
                 stackedBias = try Tensor(shape: [3 * d], scalars: qkvBias)
             } catch {
-                throw .weightFile(file: "weights", reason: "\(p)self_attn: \(error)")
+                throw .invalidWeight(name: p + "self_attn.{q,k,v}_proj", underlying: error)
             }
             layers.append(Layer(
                 layerNorm1Weight: try vector(p + "layer_norm1.weight", d), layerNorm1Bias: try vector(p + "layer_norm1.bias", d),

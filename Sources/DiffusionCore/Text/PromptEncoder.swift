@@ -152,7 +152,7 @@ public struct PromptEncoder: Sendable {
                 }
             }
         } catch {
-            throw .invalidTokens(reason: "cannot build the conditioning: \(error)")
+            throw .computation(error)
         }
         return TextConditioning(hiddenStates: hidden, pooled: pooled, chunkCount: chunkCount, embeddingsUsed: used)
     }

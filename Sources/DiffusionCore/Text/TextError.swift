@@ -1,3 +1,5 @@
+import LoRAKit
+
 /// The errors raised by the text side: tokenizer files, prompt syntax, textual-inversion embeddings
 /// and text-encoder weights. Every case names what it is about, so a message can be shown as is.
 public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -19,6 +21,8 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
     case pickledEmbedding(file: String)
     /// The file is not a textual-inversion embedding this library understands.
     case invalidEmbedding(file: String, reason: String)
+    /// An embedding file that is not a readable safetensors file.
+    case unreadableEmbedding(file: String, underlying: SafetensorsError)
     /// An embedding made for a text encoder of another width.
     case embeddingWidthMismatch(name: String, embeddingWidth: Int, encoderWidth: Int)
     /// An SDXL embedding lacks the vectors for one of the two encoders, or an SD1/SD2 embedding was given to SDXL.
@@ -31,12 +35,18 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingWeight(String)
     /// A weight has another shape than the configuration implies.
     case weightShapeMismatch(name: String, expected: [Int], actual: [Int])
-    /// A weight file could not be opened or read.
+    /// A weight file is missing, or holds a weight of an element type the encoder does not compute with.
     case weightFile(file: String, reason: String)
+    /// A weight file could not be opened as safetensors.
+    case unreadableWeights(file: String, underlying: SafetensorsError)
+    /// A weight has the right shape but cannot be used (the compute layer refused it).
+    case invalidWeight(name: String, underlying: TensorError)
     /// `clip_skip` asks for a layer the encoder does not have.
     case invalidClipSkip(clipSkip: Int, layers: Int)
     /// Token ids that do not fit the encoder (an id past the vocabulary, more positions than it has).
     case invalidTokens(reason: String)
+    /// A compute-layer operation of the encoder failed.
+    case computation(TensorError)
 
     public var description: String {
         switch self {
@@ -58,6 +68,8 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(file) is a pickled embedding; pickles can run code when loaded and are never unpickled here. Convert it to .safetensors with a trusted tool first"
         case let .invalidEmbedding(file, reason):
             return "\(file) is not a usable textual-inversion embedding: \(reason)"
+        case let .unreadableEmbedding(file, underlying):
+            return "\(file) is not a usable textual-inversion embedding: \(underlying)"
         case let .embeddingWidthMismatch(name, embeddingWidth, encoderWidth):
             return "embedding \(name) has \(embeddingWidth)-wide vectors but the text encoder is \(encoderWidth) wide (made for another model family)"
         case let .embeddingEncoderMismatch(name, reason):
@@ -72,10 +84,16 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
             return "text encoder weight \(name) has shape \(actual), expected \(expected)"
         case let .weightFile(file, reason):
             return "cannot read text encoder weights \(file): \(reason)"
+        case let .unreadableWeights(file, underlying):
+            return "cannot read text encoder weights \(file): \(underlying)"
+        case let .invalidWeight(name, underlying):
+            return "text encoder weight \(name) cannot be used: \(underlying)"
         case let .invalidClipSkip(clipSkip, layers):
             return "clip_skip \(clipSkip) needs more than the encoder's \(layers) layers"
         case let .invalidTokens(reason):
             return "invalid token ids: \(reason)"
+        case let .computation(underlying):
+            return "text encoding failed: \(underlying)"
         }
     }
 }

@@ -56,7 +56,8 @@ public struct TextualInversionEmbedding: Sendable, Equatable {
     public var vectorCount: Int { (single ?? clipL ?? clipG)?.count ?? 0 }
 
     /// Loads an embedding file; the name defaults to the file stem.
-    /// - Throws: ``TextError/pickledEmbedding(file:)``, ``TextError/invalidEmbedding(file:reason:)``.
+    /// - Throws: ``TextError/pickledEmbedding(file:)``, ``TextError/unreadableEmbedding(file:underlying:)``,
+    ///   ``TextError/invalidEmbedding(file:reason:)``.
     public init(contentsOf url: URL, name: String? = nil) throws(TextError) {
         let file = url.lastPathComponent
         if ["pt", "bin", "ckpt", "pth"].contains(url.pathExtension.lowercased()) { throw .pickledEmbedding(file: file) }
@@ -65,7 +66,7 @@ public struct TextualInversionEmbedding: Sendable, Equatable {
             if case let .notSafetensors(reason) = error, reason.contains("pickle") || reason.contains("zip") {
                 throw .pickledEmbedding(file: file)
             }
-            throw .invalidEmbedding(file: file, reason: error.description)
+            throw .unreadableEmbedding(file: file, underlying: error)
         }
         let stem = url.deletingPathExtension().lastPathComponent
         try self.init(tensors: Dictionary(uniqueKeysWithValues: st.tensors.map { ($0.name, st.tensor($0)) }),

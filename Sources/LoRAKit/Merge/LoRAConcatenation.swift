@@ -40,7 +40,9 @@ public enum LoRAConcatenation {
         if !overwrite, FileManager.default.fileExists(atPath: output.path) { throw .safetensors(.outputExists(path: output.path)) }
         var report = Report()
         report.outputPath = output.path
-        try checkFamilies(sources, allowMismatch: allowBaseMismatch)
+        if let mismatch = LoRAFamilyCheck.mismatch(sources, allowMismatch: allowBaseMismatch) {
+            throw .mixedBaseModels(loras: mismatch.loras, families: mismatch.families)
+        }
         let bases = sources.compactMap { $0.lora.baseModel.detected }
 
         // Group the modules of every source by target, in a stable order.
@@ -86,13 +88,6 @@ public enum LoRAConcatenation {
             throw .fileSystem(path: output.path, reason: "\(error)")
         }
         return report
-    }
-
-    /// Refuses LoRAs made for different model families unless `allowMismatch`.
-    static func checkFamilies(_ sources: [(lora: LoRAFile, source: MergeSource)], allowMismatch: Bool) throws(MergeError) {
-        let families = sources.map { $0.lora.baseModel.detected }
-        guard !allowMismatch, Set(families.compactMap { $0 }).count > 1 else { return }
-        throw .mixedBaseModels(loras: sources.map(\.source.name), families: families)
     }
 
     struct Skip: Error { var reason: String }

@@ -26,8 +26,9 @@ public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
     case notALoRA(lora: String, reason: String)
     /// A safetensors read or write failure.
     case safetensors(SafetensorsError)
-    /// A model file (the base, a file of its folder, an extraction input) that cannot be read.
-    case unreadableModel(path: String, error: SafetensorsError)
+    /// The base model could not be opened (nothing there, not a model, a bad shard index, a file that is not
+    /// safetensors…); `underlying` says why.
+    case model(ModelFileError)
     /// A file-system failure outside safetensors I/O (copying, renaming folders).
     case fileSystem(path: String, reason: String)
 
@@ -37,8 +38,7 @@ public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .baseModelMismatch(let lora, let lb, let model, let mb):
             "\(lora) was made for \(lb.displayName) but \(model) is a \(mb.displayName) model"
         case .mixedBaseModels(let loras, let families):
-            "the LoRAs were made for different model families: "
-                + zip(loras, families).map { "\($0) (\($1?.displayName ?? "family unknown"))" }.joined(separator: ", ")
+            LoRAFamilyCheck.describe(loras: loras, families: families)
         case .unusedKeys(let lora, let count, let first): "\(lora): \(count) keys would be unused (first: \(first)); refusing in strict mode"
         case .patchFailed(let lora, let module, _): "\(lora): cannot apply \(module): \(patchReason ?? "")"
         case .invalidOutput(let path, let reason): "\(path): \(reason)"
@@ -52,7 +52,7 @@ public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
                 + (skipped.first.map { "; first: \($0.module): \($0.reason)" } ?? "") + "); nothing was written"
         case .notALoRA(let lora, let reason): "\(lora): not a LoRA: \(reason)"
         case .safetensors(let e): e.description
-        case .unreadableModel(let path, let e): "\(path): \(e)"
+        case .model(let e): e.message(refusal: "cannot merge into this model")
         case .fileSystem(let path, let reason): "\(path): \(reason)"
         }
     }

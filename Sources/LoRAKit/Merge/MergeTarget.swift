@@ -46,19 +46,7 @@ public enum MergeTarget: Sendable, Equatable {
             if case .notAModel = error, let lora = try? LoRAFile(contentsOf: url), lora.isLoRA {
                 throw .unsupportedModel(path: url.path, reason: "it is a LoRA, not a model (give it with --lora)")
             }
-            throw MergeError(error, model: url)
-        }
-    }
-}
-
-extension MergeError {
-    /// A model that cannot be opened, as a merge failure.
-    init(_ error: ModelFileError, model url: URL) {
-        switch error {
-        case .unreadable(let path, let e): self = .unreadableModel(path: path, error: e)
-        case .notFound(let path): self = .unsupportedModel(path: path, reason: "no such file or folder")
-        case .notAModel(let path, let reason): self = .unsupportedModel(path: path, reason: reason)
-        default: self = .unsupportedModel(path: url.path, reason: error.description)
+            throw .model(error)
         }
     }
 }

@@ -20,18 +20,44 @@ public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible 
     case unreadable(path: String, error: SafetensorsError)
 
     public var description: String {
+        path.map { "\($0): \(detail)" } ?? detail
+    }
+
+    /// The file or folder the error is about (nil for ``parameterNotFound(part:name:)``, which names a part).
+    public var path: String? {
         switch self {
-        case .notFound(let path): "\(path): no such file or folder"
-        case .notAModel(let path, let reason): "\(path): not a model LoRAKit can read: \(reason)"
-        case .pickleWeights(let path):
-            "\(path): weights are a PyTorch pickle (.bin/.ckpt); pickles are never loaded — convert them to .safetensors"
-        case .variantNotFound(let path, let variant, let available):
-            "\(path): no '\(variant)' weights" + (available.isEmpty ? "" : " (found: " + available.joined(separator: ", ") + ")")
-        case .invalidShardIndex(let path, let reason): "\(path): invalid shard index: \(reason)"
-        case .duplicateParameter(let path, let name): "\(path): parameter \(name) is stored twice"
-        case .missingPart(let path, let part): "\(path): the model has no \(part.rawValue)"
+        case .notFound(let path), .notAModel(let path, _), .pickleWeights(let path), .variantNotFound(let path, _, _),
+             .invalidShardIndex(let path, _), .duplicateParameter(let path, _), .missingPart(let path, _),
+             .unreadable(let path, _):
+            path
+        case .parameterNotFound: nil
+        }
+    }
+
+    /// The message with `refusal` ("cannot merge into this model") between the path and the reason, for the
+    /// features that open models; a safetensors file that cannot be read keeps its own words.
+    func message(refusal: String) -> String {
+        switch self {
+        case .unreadable: description
+        case .notAModel(let path, let reason): "\(path): \(refusal): \(reason)"
+        default: path.map { "\($0): \(refusal): \(detail)" } ?? "\(refusal): \(detail)"
+        }
+    }
+
+    /// The message without the path (for errors that put the path in front of their own words).
+    public var detail: String {
+        switch self {
+        case .notFound: "no such file or folder"
+        case .notAModel(_, let reason): "not a model LoRAKit can read: \(reason)"
+        case .pickleWeights:
+            "weights are a PyTorch pickle (.bin/.ckpt); pickles are never loaded — convert them to .safetensors"
+        case .variantNotFound(_, let variant, let available):
+            "no '\(variant)' weights" + (available.isEmpty ? "" : " (found: " + available.joined(separator: ", ") + ")")
+        case .invalidShardIndex(_, let reason): "invalid shard index: \(reason)"
+        case .duplicateParameter(_, let name): "parameter \(name) is stored twice"
+        case .missingPart(_, let part): "the model has no \(part.rawValue)"
         case .parameterNotFound(let part, let name): "\(part.rawValue) has no parameter \(name)"
-        case .unreadable(let path, let e): "\(path): \(e)"
+        case .unreadable(_, let e): e.description
         }
     }
 }

@@ -297,10 +297,10 @@ struct ExtractionModel {
 
     init(_ url: URL) throws(RankToolsError) {
         let model: ModelBundle
-        do { model = try ModelBundle.open(url) } catch { throw .merge(MergeError(error, model: url)) }
+        do { model = try ModelBundle.open(url) } catch { throw .model(error) }
         files = model.chosenFiles(parts: MergePlan.patchedParts)
         guard !files.isEmpty else {
-            throw .merge(.unsupportedModel(path: url.path, reason: "no unet/, text_encoder/ or text_encoder_2/ safetensors weights"))
+            throw .unsupportedModel(path: url.path, reason: "no unet/, text_encoder/ or text_encoder_2/ safetensors weights")
         }
         family = model.family
     }

@@ -21,8 +21,15 @@ public enum RankToolsError: Error, Equatable, Sendable, CustomStringConvertible 
     case invalidOutput(path: String, reason: String)
     /// A LoRA file failed to parse or a module's ΔW could not be formed.
     case lora(LoRAError)
-    /// A model could not be opened or indexed.
-    case merge(MergeError)
+    /// An input of a LoRA merge holds no LoRA module (the file is something else).
+    case notALoRA(lora: String, reason: String)
+    /// LoRAs merged into one were made for different model families (each name with its family, nil when it
+    /// could not be told). Allowed with `allowBaseMismatch`.
+    case mixedBaseModels(loras: [String], families: [BaseModel?])
+    /// A model of an extraction could not be opened; `underlying` says why.
+    case model(ModelFileError)
+    /// A model of an extraction opened but holds nothing to extract from (no UNet or text-encoder weights).
+    case unsupportedModel(path: String, reason: String)
     /// A safetensors read or write failure.
     case safetensors(SafetensorsError)
     /// BLAS/LAPACK refused the operands or failed.
@@ -41,7 +48,10 @@ public enum RankToolsError: Error, Equatable, Sendable, CustomStringConvertible 
         case .modelMismatch(let parameter, let reason): "\(parameter): \(reason)"
         case .invalidOutput(let path, let reason): "\(path): \(reason)"
         case .lora(let e): e.description
-        case .merge(let e): e.description
+        case .notALoRA(let lora, let reason): "\(lora): not a LoRA: \(reason)"
+        case .mixedBaseModels(let loras, let families): LoRAFamilyCheck.describe(loras: loras, families: families)
+        case .model(let e): e.message(refusal: "cannot extract from this model")
+        case .unsupportedModel(let path, let reason): "\(path): cannot extract from this model: \(reason)"
         case .safetensors(let e): e.description
         case .linearAlgebra(let e): e.description
         case .fileSystem(let path, let reason): "\(path): \(reason)"

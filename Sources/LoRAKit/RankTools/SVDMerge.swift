@@ -61,11 +61,13 @@ public enum SVDMerge {
     /// - Throws: ``RankToolsError``; nothing is left at `output` on failure; inputs are never modified.
     public static func merge(_ sources: [(lora: LoRAFile, source: MergeSource)], options: Options, output: URL) throws(RankToolsError) -> Report {
         guard !sources.isEmpty else { throw .invalidOption("no LoRA given") }
-        for (lora, source) in sources { if let reason = lora.notALoRAReason { throw .merge(.notALoRA(lora: source.name, reason: reason)) } }
+        for (lora, source) in sources { if let reason = lora.notALoRAReason { throw .notALoRA(lora: source.name, reason: reason) } }
         guard options.rank > 0, (options.convRank ?? 1) > 0 else { throw .invalidOption("ranks must be positive") }
         if let q = options.clampQuantile, !(q > 0 && q <= 1) { throw .invalidOption("the clamp quantile must be in (0, 1]") }
         guard ElementConversion.canEncode(to: options.dtype) else { throw .invalidOption("cannot store factors as \(options.dtype.rawValue)") }
-        do { try LoRAConcatenation.checkFamilies(sources, allowMismatch: options.allowBaseMismatch) } catch { throw .merge(error) }
+        if let mismatch = LoRAFamilyCheck.mismatch(sources, allowMismatch: options.allowBaseMismatch) {
+            throw .mixedBaseModels(loras: mismatch.loras, families: mismatch.families)
+        }
         let inputs = sources.compactMap { RankToolsOutput.url(of: $0.lora) }
         try RankToolsOutput.checkOutput(output, overwrite: options.overwrite, protecting: inputs)
         var report = Report()

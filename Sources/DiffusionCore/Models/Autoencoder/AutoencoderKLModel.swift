@@ -51,9 +51,7 @@ public final class AutoencoderKLModel: @unchecked Sendable {
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
         let config = try AutoencoderKLConfiguration(json: configurationJSON)
         let weights = ComponentWeights(files: weightFiles, description: description, loading: loading)
-        do { try self.init(configuration: config, weights: weights) } catch let error as ModelError { throw error } catch {
-            throw .computation("\(error)")
-        }
+        do { try self.init(configuration: config, weights: weights) } catch { throw ModelError(graphError: error) }
     }
 
     /// Decodes VAE-space latents `[B, latent, h, w]` (already divided by the scaling factor, as diffusers'

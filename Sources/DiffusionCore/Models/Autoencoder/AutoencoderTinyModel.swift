@@ -95,9 +95,7 @@ public final class AutoencoderTinyModel: @unchecked Sendable {
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
         let config = try AutoencoderTinyConfiguration(json: configurationJSON)
         let weights = ComponentWeights(files: weightFiles, description: description, loading: loading)
-        do { try self.init(configuration: config, weights: weights) } catch let error as ModelError { throw error } catch {
-            throw .computation("\(error)")
-        }
+        do { try self.init(configuration: config, weights: weights) } catch { throw ModelError(graphError: error) }
     }
 
     /// Decodes latents `[B, latent, h, w]` (TAESD reads the diffusion latents as they are: its scaling factor

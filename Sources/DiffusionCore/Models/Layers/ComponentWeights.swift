@@ -51,7 +51,7 @@ final class ComponentWeights {
             if let values = overrides[name] { return try WeightMatrix(try Tensor(shape: shape, scalars: values)) }
             return try WeightMatrix(view, loading: loading)
         } catch {
-            throw .invalidWeight(name: name, file: file, reason: "\(error)")
+            throw .invalidWeight(name: name, file: file, underlying: error)
         }
     }
 
@@ -66,10 +66,10 @@ final class ComponentWeights {
     func vector(_ name: String, count: Int) throws(ModelError) -> Tensor {
         let view = try view(name, shape: [count])
         guard [.f32, .f16, .bf16].contains(view.dtype) else {
-            throw .invalidWeight(name: name, file: file, reason: "element type \(view.dtype.rawValue) is not a float type")
+            throw .invalidWeight(name: name, file: file, underlying: .unsupportedWeightType(name: name, dtype: view.dtype.rawValue))
         }
         do { return try Tensor(shape: [count], scalars: overrides[name] ?? view.floats()) } catch {
-            throw .invalidWeight(name: name, file: file, reason: "\(error)")
+            throw .invalidWeight(name: name, file: file, underlying: error)
         }
     }
 

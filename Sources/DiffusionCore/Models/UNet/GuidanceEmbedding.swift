@@ -23,7 +23,7 @@ public enum GuidanceEmbedding {
             }
         }
         do { return try Tensor(shape: [w.count, dimension], scalars: values) } catch {
-            throw .computation("\(error)")
+            throw .computation(error)
         }
     }
 }

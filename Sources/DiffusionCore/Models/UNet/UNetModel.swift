@@ -70,9 +70,7 @@ public final class UNetModel: @unchecked Sendable {
                      loading: WeightLoading, overrides: [String: [Float]]) throws(ModelError) {
         let config = try UNetConfiguration(json: configurationJSON)
         let weights = ComponentWeights(files: weightFiles, description: description, loading: loading, overrides: overrides)
-        do { try self.init(configuration: config, weights: weights) } catch let error as ModelError { throw error } catch {
-            throw .computation("\(error)")
-        }
+        do { try self.init(configuration: config, weights: weights) } catch { throw ModelError(graphError: error) }
     }
 
     /// The predicted noise (or v, or x₀, as the model was trained) for `sample` at `timestep`.
