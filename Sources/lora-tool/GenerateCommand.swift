@@ -66,10 +66,13 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "The output PNG (with --batch N: NAME-1.png … NAME-N.png).")
     var output: String
 
+    @OptionGroup var decoding: GenerateDecodingOptions
+
     @OptionGroup var flags: OutputFlags
 
     func validate() throws {
         try validateOutputPath(output)
+        try decoding.validate()
         if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1…1000, got \(steps)") }
         if let cfg, !cfg.isFinite || cfg < 0 { throw ValidationError("--cfg must be a finite number ≥ 0") }
         if let clipSkip, clipSkip < 1 { throw ValidationError("--clip-skip must be at least 1 (1 = no skip)") }
@@ -118,15 +121,21 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let urls = outputURLs()
+        let previewURLs = decoding.previewURLs(batch: batch)
+        if let clash = previewURLs.first(where: urls.contains) {
+            printError("\(clash.path): --preview and --output name the same file")
+            throw badInputExitCode
+        }
         // No output may be an input (the init image, the model folder or a file in it), even with --force.
         let inputs = [URL(fileURLWithPath: model)] + (initImage.map { [URL(fileURLWithPath: $0)] } ?? [])
-        for url in urls {
+            + (decoding.taesd.map { [URL(fileURLWithPath: $0)] } ?? [])
+        for url in urls + previewURLs {
             if let reason = OutputPath.conflict(output: url, inputs: inputs) {
                 printError("\(url.path): \(reason)")
                 throw badInputExitCode
             }
         }
-        if !flags.force, let existing = urls.first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
+        if !flags.force, let existing = (urls + previewURLs).first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
             printError("\(existing.path) exists; pass --force to replace it")
             throw badInputExitCode
         }
@@ -135,6 +144,7 @@ struct GenerateCommand: ParsableCommand {
             printError("\(error)")
             throw badInputExitCode
         }
+        try decoding.load(into: pipeline)
         if !loraArguments.isEmpty {
             let loras = try pipelineLoRAs()
             do {
@@ -149,6 +159,7 @@ struct GenerateCommand: ParsableCommand {
                                         steps: steps ?? (lcm ? 4 : 25), scheduler: scheduler ?? (lcm ? "lcm" : nil),
                                         guidanceScale: Float(cfg ?? (lcm ? 1 : 7.5)), seed: seed, batchSize: batch,
                                         clipSkip: clipSkip.map { $0 - 1 })
+        decoding.configure(&request)
         if let initImage {
             do {
                 let loaded = try ImageReader.read(contentsOf: URL(fileURLWithPath: initImage))
@@ -159,7 +170,7 @@ struct GenerateCommand: ParsableCommand {
                 throw badInputExitCode
             }
         }
-        let progress = GenerationProgress()
+        let progress = GenerationProgress(previewURLs: previewURLs)
         let result: GenerationResult
         do {
             result = try pipeline.generate(request, onEvent: progress.report)
@@ -187,28 +198,10 @@ struct GenerateCommand: ParsableCommand {
         }
         if flags.json {
             try printJSON(["outputs": urls.map(\.path), "seed": seed, "steps": request.steps, "width": size.0,
-                           "height": size.1, "seconds": progress.elapsed] as [String: Any])
+                           "height": size.1, "seconds": progress.elapsed,
+                           "decoder": request.decoder == .vae ? "vae" : "taesd"] as [String: Any])
         } else {
             try emit("Wrote \(urls.map(\.path).joined(separator: ", ")) (\(size.0)×\(size.1), \(request.steps) steps, seed \(seed), \(String(format: "%.1f", progress.elapsed)) s)\n")
         }
-    }
-}
-
-/// Step progress on standard error: a rewritten line with s/step and ETA on a terminal, plain lines otherwise.
-final class GenerationProgress: @unchecked Sendable {
-    let start = Date()
-    let terminal = isatty(STDERR_FILENO) != 0
-    var elapsed: Double { Date().timeIntervalSince(start) }
-
-    func report(_ event: GenerationEvent) {
-        guard case let .step(index, count, timestep) = event else { return }
-        let perStep = elapsed / Double(index)
-        let eta = perStep * Double(count - index)
-        let line = String(format: "step %d/%d (t=%.0f)  %.2f s/step  ETA %.0f s", index, count, timestep, perStep, eta)
-        writeStandardError(terminal ? "\r\u{1B}[K" + line : line + "\n")
-    }
-
-    func finish() {
-        if terminal { writeStandardError("\r\u{1B}[K") }
     }
 }

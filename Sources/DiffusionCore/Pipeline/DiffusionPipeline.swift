@@ -18,6 +18,8 @@ public final class DiffusionPipeline: @unchecked Sendable {
     public internal(set) var loras: [PipelineLoRA] = []
     let unetSource: (config: Data, files: [SafetensorsFile], description: String, loading: WeightLoading)
     public let vae: AutoencoderKLModel
+    /// A tiny autoencoder (TAESD) for previews and, on request, the final decode; see ``loadTinyAutoencoder(folder:loading:)``.
+    public internal(set) var tinyAutoencoder: AutoencoderTinyModel?
     /// The model's own `scheduler/scheduler_config.json`.
     public let schedulerConfig: SchedulerConfig
     /// SDXL pipelines encode an empty negative prompt as zeros (`force_zeros_for_empty_prompt`, on by default).
@@ -70,21 +72,25 @@ public final class DiffusionPipeline: @unchecked Sendable {
     public func generate(_ request: GenerationRequest, onEvent: (GenerationEvent) -> Void = { _ in },
                          isCancelled: () -> Bool = { false }) throws(PipelineError) -> GenerationResult {
         let plan = try GenerationPlan(pipeline: self, request: request)
+        try checkDecoder(for: request)
         var generator = TorchGenerator(seed: request.seed)
         var scheduler = try plan.makeScheduler()
         var latents = try plan.initialLatents(scheduler: &scheduler, generator: &generator)
         let total = scheduler.timesteps.count - scheduler.stepIndex
+        let previews = try previewRenderer(for: request, scheduler: scheduler)
         var done = 0
         while let t = scheduler.currentTimestep {
             if isCancelled() { throw .cancelled }
             let prediction = try plan.predictNoise(latents: latents, timestep: t, scheduler: scheduler)
+            let denoised = try previews?.denoisedIfDue(step: done + 1, of: total, latents: latents, prediction: prediction, scheduler: scheduler)
             do { latents = try scheduler.step(modelOutput: prediction, sample: latents, random: &generator) } catch {
                 throw .scheduler(error)
             }
             done += 1
             onEvent(.step(index: done, count: total, timestep: t))
+            if let denoised, let previews { onEvent(.preview(try previews.render(denoised, step: done, count: total))) }
         }
-        let result = try plan.decode(latents)
+        let result = request.decoder == .vae ? try plan.decode(latents) : try decodeWithTinyAutoencoder(latents)
         onEvent(.finished(result))
         return result
     }

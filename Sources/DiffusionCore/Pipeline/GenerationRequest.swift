@@ -24,6 +24,12 @@ public struct GenerationRequest: Sendable, Equatable {
     /// SDXL micro-conditioning; nil means the target size with no crop, as diffusers' defaults.
     public var originalSize: (width: Int, height: Int)?
     public var cropTopLeft: (top: Int, left: Int)
+    /// What turns the final latents into images: the model's VAE (default) or the pipeline's tiny autoencoder
+    /// (TAESD, see ``DiffusionPipeline/tinyAutoencoder``), much faster and a little softer.
+    public var decoder: LatentDecoder = .vae
+    /// A ``GenerationEvent/preview(_:)`` every this many steps (and at the last one); 0 (default) sends none.
+    /// Previews come from the tiny autoencoder when the pipeline has one, else the family's latent→RGB map.
+    public var previewEvery: Int = 0
 
     public init(prompt: String, negativePrompt: String = "", width: Int? = nil, height: Int? = nil, steps: Int = 50,
                 scheduler: String? = nil, guidanceScale: Float = 7.5, guidanceRescale: Float = 0, seed: UInt64 = 0,
@@ -57,14 +63,24 @@ public struct GenerationRequest: Sendable, Equatable {
             && a.guidanceRescale == b.guidanceRescale && a.seed == b.seed && a.batchSize == b.batchSize
             && a.clipSkip == b.clipSkip && a.initImage == b.initImage && a.strength == b.strength
             && a.originalSize?.width == b.originalSize?.width && a.originalSize?.height == b.originalSize?.height
-            && a.cropTopLeft == b.cropTopLeft
+            && a.cropTopLeft == b.cropTopLeft && a.decoder == b.decoder && a.previewEvery == b.previewEvery
     }
+}
+
+/// What decodes the final latents of a run.
+public enum LatentDecoder: String, Sendable, Equatable, CaseIterable {
+    /// The model's own `AutoencoderKL` (what diffusers' pipelines use).
+    case vae
+    /// The pipeline's tiny autoencoder (TAESD / TAESDXL), as diffusers runs with `pipe.vae = AutoencoderTiny(…)`.
+    case tinyAutoencoder
 }
 
 /// What a run reports as it goes.
 public enum GenerationEvent: Sendable {
     /// Model call `index` (from 1) of `count` is done, at `timestep`.
     case step(index: Int, count: Int, timestep: Float)
+    /// A look at the picture so far, after the step of the same index (see ``GenerationRequest/previewEvery``).
+    case preview(GenerationPreview)
     /// The finished run.
     case finished(GenerationResult)
 }

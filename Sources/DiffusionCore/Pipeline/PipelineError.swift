@@ -22,6 +22,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidRequest(String)
     /// A LoRA made for another base model than the pipeline's.
     case loraBaseMismatch(lora: String, loraBase: String, model: String, modelBase: String)
+    /// A component loaded beside the model does not fit it (a tiny autoencoder for other latents).
+    case incompatibleComponent(path: String, reason: String)
     /// The caller's task was cancelled between two steps.
     case cancelled
 
@@ -41,6 +43,7 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidRequest(reason): return "invalid generation request: \(reason)"
         case let .loraBaseMismatch(lora, loraBase, model, modelBase):
             return "\(lora) was made for \(loraBase) but \(model) is a \(modelBase) model"
+        case let .incompatibleComponent(path, reason): return "\(path): \(reason)"
         case .cancelled: return "generation cancelled"
         }
     }
