@@ -1,5 +1,7 @@
-"""Inputs for the bake benchmark (Docs/benchmarks.md): an SD1.5-shaped diffusers
-folder with random fp16 weights (UNet, text encoder, VAE) and a rank-64
+"""Inputs for the bake and end-to-end benchmarks (Docs/benchmarks.md): an SD1.5-shaped diffusers
+folder with random fp16 weights (UNet, text encoder, VAE), the real CLIP tokenizer vocabulary
+(tokenizer/, rebuilt by Scripts/fixtures/text_fixtures.py's recipe from its committed merges), SD1.5's
+scheduler config, and a rank-64
 LCM-LoRA-shaped LoRA (kohya prefix + diffusers names: attention, ff, proj_in/out,
 resnet convs, shortcuts, up/downsamplers, time_emb_proj), as the real
 lcm-lora-sdv1-5 file is laid out. Written to bench-data/ (git-ignored).
@@ -7,13 +9,15 @@ lcm-lora-sdv1-5 file is laid out. Written to bench-data/ (git-ignored).
 From the repository root, with the reference venv .venv-ref/ (made by Scripts/fixtures/setup.sh or
 `make fixtures`):
     .venv-ref/bin/python Scripts/bench/make_bake_inputs.py
+    .venv-ref/bin/python Scripts/bench/make_bake_inputs.py tokenizer   # only tokenizer/, scheduler/, model_index.json
 """
 import json
 import os
 import re
+import sys
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+from diffusers import AutoencoderKL, UNet2DConditionModel
 from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -24,7 +28,40 @@ TARGETS = re.compile(
     r"downsamplers\.0\.conv|upsamplers\.0\.conv|time_emb_proj)$")
 
 
+def write_pipeline_files(folder):
+    """tokenizer/ (CLIP ViT-L's 49,408-token vocabulary), scheduler/ (SD1.5's PNDM config) and model_index.json,
+    so diffusers' `from_pretrained` and `lora-tool generate` both load the folder as they load SD1.5."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+    from text_fixtures import committed_merges, write_tokenizer_folder
+    tok = os.path.join(folder, "tokenizer")
+    write_tokenizer_folder(tok, committed_merges())
+    end = "<|endoftext|>"
+    for name, content in [
+        ("special_tokens_map.json", {"bos_token": "<|startoftext|>", "eos_token": end, "pad_token": end, "unk_token": end}),
+        ("tokenizer_config.json", {"model_max_length": 77, "tokenizer_class": "CLIPTokenizer", "do_lower_case": True,
+                                   "bos_token": "<|startoftext|>", "eos_token": end, "pad_token": end, "unk_token": end})]:
+        with open(os.path.join(tok, name), "w") as f:
+            json.dump(content, f, indent=2)
+    # SD1.5's scheduler_config.json as published (clip_sample is read by the schedulers built from this config).
+    os.makedirs(os.path.join(folder, "scheduler"), exist_ok=True)
+    with open(os.path.join(folder, "scheduler", "scheduler_config.json"), "w") as f:
+        json.dump({"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012,
+                   "beta_schedule": "scaled_linear", "beta_start": 0.00085, "num_train_timesteps": 1000,
+                   "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None,
+                   "clip_sample": False}, f, indent=2)
+    with open(os.path.join(folder, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
+                   "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
+                   "vae": ["diffusers", "AutoencoderKL"], "scheduler": ["diffusers", "PNDMScheduler"],
+                   "tokenizer": ["transformers", "CLIPTokenizer"], "safety_checker": [None, None],
+                   "feature_extractor": [None, None], "requires_safety_checker": False}, f)
+
+
 def main():
+    if sys.argv[1:] == ["tokenizer"]:
+        write_pipeline_files(os.path.join(OUT, "sd15-random"))
+        print("tokenizer/, scheduler/ and model_index.json written")
+        return
     torch.manual_seed(0)
     folder = os.path.join(OUT, "sd15-random")
     os.makedirs(folder, exist_ok=True)
@@ -37,12 +74,7 @@ def main():
     vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
                         up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, sample_size=512)
     vae.half().save_pretrained(os.path.join(folder, "vae"))
-    DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012).save_pretrained(os.path.join(folder, "scheduler"))
-    with open(os.path.join(folder, "model_index.json"), "w") as f:
-        json.dump({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
-                   "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
-                   "vae": ["diffusers", "AutoencoderKL"], "scheduler": ["diffusers", "DDIMScheduler"],
-                   "tokenizer": [None, None], "safety_checker": [None, None], "feature_extractor": [None, None]}, f)
+    write_pipeline_files(folder)
 
     lora = {}
     for name, module in unet.named_modules():
