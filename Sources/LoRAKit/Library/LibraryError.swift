@@ -14,8 +14,10 @@ public enum LoRALibraryError: Error, Equatable, Sendable, CustomStringConvertibl
     case notALoRA(query: String, path: String, reason: String)
     /// The LoRA is for another model family than the model it is used with.
     case baseModelMismatch(lora: String, loraBase: BaseModel, model: String, modelBase: BaseModel)
-    /// Reading a file failed (hashing a file that vanished, for example).
+    /// Reading a file failed (hashing a file that vanished or changed, for example).
     case unreadable(path: String, reason: String)
+    /// A file of the library is no longer a valid safetensors file; `underlying` says why.
+    case invalidFile(path: String, underlying: SafetensorsError)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum LoRALibraryError: Error, Equatable, Sendable, CustomStringConvertibl
             "LoRA '\(lora)' is for \(loraBase.displayName) but the model '\(model)' is \(modelBase.displayName)"
         case .unreadable(let path, let reason):
             "cannot read \(path): \(reason)"
+        case .invalidFile(let path, let underlying):
+            "cannot read \(path): \(underlying)"
         }
     }
 

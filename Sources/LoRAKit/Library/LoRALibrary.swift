@@ -130,12 +130,13 @@ public struct LoRALibrary: Sendable {
 
     /// The hashes of `entry`'s file: the recorded ones, or computed now (reading the whole file)
     /// and recorded in the index.
-    /// - Throws: ``LoRALibraryError/unreadable(path:reason:)`` when the file is gone or no longer valid.
+    /// - Throws: ``LoRALibraryError/unreadable(path:reason:)`` when the file is gone or changed,
+    ///   ``LoRALibraryError/invalidFile(path:underlying:)`` when it is no longer a valid safetensors file.
     public func hashes(for entry: LoRALibraryEntry) throws(LoRALibraryError) -> LoRAFileHashes {
         if let h = entry.hashes { return h }
         let (computed, failures) = computeHashes(for: [entry])
         if let h = computed[entry.relativePath] { return h }
-        throw .unreadable(path: entry.path, reason: failures.first ?? "hashing failed")
+        throw failures.first ?? .unreadable(path: entry.path, reason: "hashing failed")
     }
 
     /// `scan` with the hashes of every entry filled in, computing the missing ones (reading those
@@ -152,20 +153,21 @@ public struct LoRALibrary: Sendable {
     }
 
     /// Hashes `entries` and records the results in the index for files unchanged since their scan.
-    private func computeHashes(for entries: [LoRALibraryEntry]) -> (hashes: [String: LoRAFileHashes], failures: [String]) {
+    private func computeHashes(for entries: [LoRALibraryEntry]) -> (hashes: [String: LoRAFileHashes], failures: [LoRALibraryError]) {
         var out: [String: LoRAFileHashes] = [:]
         var stamps: [String: FileStamp] = [:]
-        var failures: [String] = []
+        var failures: [LoRALibraryError] = []
         for entry in entries {
-            guard let before = FileStamp.of(entry.path) else { failures.append("the file is gone"); continue }
-            guard before.size == entry.fileSize else { failures.append("the file changed since the scan; scan again"); continue }
+            func fail(_ reason: String) { failures.append(.unreadable(path: entry.path, reason: reason)) }
+            guard let before = FileStamp.of(entry.path) else { fail("the file is gone"); continue }
+            guard before.size == entry.fileSize else { fail("the file changed since the scan; scan again"); continue }
             do {
                 let h = try SafetensorsFile(path: entry.path).computeHashes()
-                guard FileStamp.of(entry.path) == before else { failures.append("the file changed while hashing"); continue }
+                guard FileStamp.of(entry.path) == before else { fail("the file changed while hashing"); continue }
                 out[entry.relativePath] = LoRAFileHashes(sha256: h.sha256, sshsModelHash: h.sshsModelHash)
                 stamps[entry.relativePath] = before
             } catch {
-                failures.append(error.description)
+                failures.append(.invalidFile(path: entry.path, underlying: error))
             }
         }
         if let url = indexURL, !out.isEmpty, var index = LibraryIndex.load(from: url, folder: folder.path) {
