@@ -92,13 +92,15 @@ struct PipelinePreviewTests {
         defer { try? FileManager.default.removeItem(at: empty) }
         try FileManager.default.copyItem(at: factor8.appendingPathComponent("config.json"), to: empty.appendingPathComponent("config.json"))
         try Data("not a pickle".utf8).write(to: empty.appendingPathComponent("diffusion_pytorch_model.bin"))
-        #expect(throws: PipelineError.model(.invalidConfig(
-            component: empty.path, reason: "no *.safetensors weights (pickled .bin/.pth files are never opened: they can run code when loaded)"))) {
+        #expect(throws: PipelineError.modelFile(.pickleWeights(path: empty.path))) {
+            try pipeline.loadTinyAutoencoder(folder: empty)
+        }
+        try FileManager.default.removeItem(at: empty.appendingPathComponent("config.json"))
+        #expect(throws: PipelineError.missingComponent(name: "config.json", folder: empty.path)) {
             try pipeline.loadTinyAutoencoder(folder: empty)
         }
         let missing = empty.appendingPathComponent("nope")
-        #expect(throws: PipelineError.model(.invalidConfig(
-            component: missing.path, reason: "not a folder (a diffusers AutoencoderTiny folder: config.json and *.safetensors)"))) {
+        #expect(throws: PipelineError.modelFile(.notFound(path: missing.path))) {
             try pipeline.loadTinyAutoencoder(folder: missing)
         }
     }

@@ -3,15 +3,40 @@ import LoRAKit
 
 extension DiffusionPipeline {
     /// Loads a tiny autoencoder (TAESD for SD 1.x/2.x, TAESDXL for SDXL) from a diffusers `AutoencoderTiny`
-    /// folder and keeps it beside the model: step previews then come from it, and a request with
-    /// ``GenerationRequest/decoder`` `.tinyAutoencoder` decodes its final latents with it.
-    /// - Throws: ``PipelineError/model(_:)`` for a folder that is not an `AutoencoderTiny`,
+    /// folder (`config.json` and `diffusion_pytorch_model.safetensors`, as `madebyollin/taesd` ships it) and keeps
+    /// it beside the model: step previews then come from it, and a request with ``GenerationRequest/decoder``
+    /// `.tinyAutoencoder` decodes its final latents with it. Weights stay mapped.
+    /// - Throws: ``PipelineError/modelFile(_:)`` for a missing folder, one with only pickled weights or an
+    ///   unreadable file; ``PipelineError/missingComponent(name:folder:)`` without `config.json`;
+    ///   ``PipelineError/model(_:)`` for a config or weights that do not make an `AutoencoderTiny`;
     ///   ``PipelineError/incompatibleComponent(path:reason:)`` when its latent channels or spatial factor are not
     ///   the model's.
     public func loadTinyAutoencoder(folder: URL, loading: WeightLoading = .keepHalfPrecision) throws(PipelineError) {
+        let path = folder.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .modelFile(.notFound(path: path)) }
+        guard isDirectory.boolValue else {
+            throw .modelFile(.notAModel(path: path, reason: "a tiny autoencoder is a diffusers AutoencoderTiny folder (config.json and *.safetensors)"))
+        }
+        guard let config = try? Data(contentsOf: folder.appendingPathComponent("config.json")) else {
+            throw .missingComponent(name: "config.json", folder: path)
+        }
+        let names = AutoencoderTinyModel.weightFileNames(in: folder)
+        guard !names.isEmpty else {
+            let all = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            if all.contains(where: { [".bin", ".pth", ".pt", ".ckpt"].contains(where: $0.hasSuffix) }) { throw .modelFile(.pickleWeights(path: path)) }
+            throw .missingComponent(name: "weights (*.safetensors)", folder: path)
+        }
+        var files: [SafetensorsFile] = []
+        for name in names {
+            let file = folder.appendingPathComponent(name).path
+            do { files.append(try SafetensorsFile(path: file)) } catch { throw .modelFile(.unreadable(path: file, error: error)) }
+        }
         let model: AutoencoderTinyModel
-        do { model = try AutoencoderTinyModel(folder: folder, loading: loading) } catch { throw .model(error) }
-        try setTinyAutoencoder(model, path: folder.path)
+        do { model = try AutoencoderTinyModel(configurationJSON: config, weightFiles: files, description: path, loading: loading) } catch {
+            throw .model(error)
+        }
+        try setTinyAutoencoder(model, path: path)
     }
 
     /// Keeps `model` as the pipeline's tiny autoencoder (nil removes it).
@@ -44,9 +69,7 @@ extension DiffusionPipeline {
         do {
             let images = try tiny.decodeToImages(latents)
             return GenerationResult(latents: latents, images: images.unit, rgbImages: images.rgb)
-        } catch let error as ModelError { throw .model(error) } catch let error as ImageError { throw .image(error) } catch {
-            throw .invalidRequest("\(error)")
-        }
+        } catch { throw PipelineError(layerError: error) }
     }
 
     /// The step-preview maker for a run, or nil when the request asks for none.

@@ -63,9 +63,7 @@ struct PreviewRenderer {
         if let tiny {
             do {
                 return GenerationPreview(step: step, count: count, method: .tinyAutoencoder, images: try tiny.decodeToImages(denoised).rgb)
-            } catch let error as ModelError { throw .model(error) } catch let error as ImageError { throw .image(error) } catch {
-                throw .invalidRequest("\(error)")
-            }
+            } catch { throw PipelineError(layerError: error) }
         }
         var images: [RGBImage] = []
         for index in 0..<denoised.shape[0] {
