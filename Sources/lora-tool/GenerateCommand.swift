@@ -2,7 +2,6 @@ import ArgumentParser
 import DiffusionCore
 import Foundation
 import LoRAKit
-import LoRAKit
 
 /// `lora-tool generate`: an image from a prompt with a diffusers model folder, as diffusers' pipelines make it.
 struct GenerateCommand: ParsableCommand {
@@ -91,9 +90,9 @@ struct GenerateCommand: ParsableCommand {
         var loras: [PipelineLoRA] = []
         for argument in loraArguments {
             let spec = try LoRASpec(parsing: argument)
-            let url = try resolveLoRA(spec.path, loraDir: loraDir)
+            let reference = try resolveLoRA(spec.path, loraDir: loraDir)
             let file: LoRAFile
-            do { file = try LoRAFile(contentsOf: url) } catch {
+            do { file = try LoRAFile(contentsOf: reference.url) } catch {
                 printError("\(spec.path): \(error)")
                 throw badInputExitCode
             }
@@ -101,9 +100,9 @@ struct GenerateCommand: ParsableCommand {
                 printError("\(spec.path): not a LoRA: \(reason)")
                 throw badInputExitCode
             }
-            let name = url.deletingPathExtension().lastPathComponent
+            let name = reference.name
             let recipe: Float? = lcm ? (name.lowercased().contains("lcm") ? 0.35 : 0.45) : nil
-            let preferred = spec.givesStrength ? nil : LoRASidecar.beside(url)?.preferredWeight
+            let preferred = spec.givesStrength ? nil : reference.preferredWeight
             let all = spec.strength ?? preferred ?? recipe ?? 1
             loras.append(PipelineLoRA(name: name, file: file, unetStrength: spec.unetStrength ?? all,
                                       textEncoderStrength: spec.textEncoderStrength ?? all))
@@ -145,21 +144,14 @@ struct GenerateCommand: ParsableCommand {
             throw badInputExitCode
         }
         try decoding.load(into: pipeline)
-        if !loraArguments.isEmpty {
-            let loras = try pipelineLoRAs()
-            do {
-                let report = try pipeline.setLoRAs(loras)
-                for line in report.skipped { writeStandardError("note: not applied: \(line)\n") }
-            } catch {
-                printError("\(error)")
-                throw badInputExitCode
-            }
-        }
+        // Prompt tags are looked up where --lora names are.
+        pipeline.loraLibrary = LoRALibrary(folder: loraDir.map { URL(fileURLWithPath: $0) })
         var request = GenerationRequest(prompt: prompt, negativePrompt: negative, width: width, height: height,
                                         steps: steps ?? (lcm ? 4 : 25), scheduler: scheduler ?? (lcm ? "lcm" : nil),
                                         guidanceScale: Float(cfg ?? (lcm ? 1 : 7.5)), seed: seed, batchSize: batch,
                                         clipSkip: clipSkip.map { $0 - 1 })
         decoding.configure(&request)
+        request.loras = try pipelineLoRAs()
         if let initImage {
             do {
                 let loaded = try ImageReader.read(contentsOf: URL(fileURLWithPath: initImage))
@@ -180,6 +172,7 @@ struct GenerateCommand: ParsableCommand {
             throw badInputExitCode
         }
         progress.finish()
+        for note in result.notes { writeStandardError("note: \(note)\n") }
         let size = (result.images.shape[3], result.images.shape[2])
         let sampler = scheduler ?? (lcm ? "lcm" : pipeline.schedulerConfig.className ?? "")
         let preset = try? SchedulerRegistry.preset(named: sampler)
@@ -189,7 +182,7 @@ struct GenerateCommand: ParsableCommand {
                 sampler: preset?.a1111.first ?? sampler, invokeScheduler: preset?.id, cfgScale: Double(request.guidanceScale),
                 seed: seed, width: size.0, height: size.1, modelName: URL(fileURLWithPath: model).lastPathComponent,
                 base: pipeline.isSDXL ? .sdxl : nil,
-                loras: pipeline.loras.map { GenerationMetadata.LoRA(name: $0.name, weight: Double("\($0.unetStrength)") ?? Double($0.unetStrength)) }, clipSkip: clipSkip, strength: initImage == nil ? nil : request.strength,
+                loras: result.loras.map { GenerationMetadata.LoRA(name: $0.name, weight: Double("\($0.unetStrength)") ?? Double($0.unetStrength)) }, clipSkip: clipSkip, strength: initImage == nil ? nil : request.strength,
                 mode: initImage == nil ? .txt2img : .img2img, version: "LoRAKit")
             do { try PNGWriter.write(image, to: urls[index], metadata: metadata, overwrite: flags.force) } catch {
                 printError("\(error)")
@@ -199,7 +192,9 @@ struct GenerateCommand: ParsableCommand {
         if flags.json {
             try printJSON(["outputs": urls.map(\.path), "seed": seed, "steps": request.steps, "width": size.0,
                            "height": size.1, "seconds": progress.elapsed,
-                           "decoder": request.decoder == .vae ? "vae" : "taesd"] as [String: Any])
+                           "decoder": request.decoder == .vae ? "vae" : "taesd",
+                           "loras": result.loras.map { ["name": $0.name, "unet": Double($0.unetStrength), "te": Double($0.textEncoderStrength)] as [String: Any] },
+                           "notes": result.notes] as [String: Any])
         } else {
             try emit("Wrote \(urls.map(\.path).joined(separator: ", ")) (\(size.0)×\(size.1), \(request.steps) steps, seed \(seed), \(String(format: "%.1f", progress.elapsed)) s)\n")
         }

@@ -1,18 +1,14 @@
 import Foundation
 import LoRAKit
 
-/// Turns the file part of a `--lora` value into a file: the path itself when a file exists
-/// there, else a name (stem, `sub/stem`, alias or hash prefix) looked up in the LoRA library
+/// Turns the file part of a `--lora` value into a file through ``LoRALibrary/resolve(_:)``: the path itself
+/// when a file exists there, else a name (stem, `sub/stem`, alias or hash prefix) looked up in the LoRA library
 /// (`--lora-dir`, else `$LORAKIT_HOME/loras`, else `~/.lorakit/loras`).
 /// Prints the reason and exits with status 1 when it resolves to nothing, or to more than one LoRA.
-func resolveLoRA(_ nameOrPath: String, loraDir: String?) throws -> URL {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDirectory), !isDirectory.boolValue {
-        return URL(fileURLWithPath: nameOrPath)
-    }
+func resolveLoRA(_ nameOrPath: String, loraDir: String?) throws -> LoRAReference {
     let library = LoRALibrary(folder: loraDir.map { URL(fileURLWithPath: $0) })
     do {
-        return URL(fileURLWithPath: try library.lookup(nameOrPath).path)
+        return try library.resolve(nameOrPath)
     } catch .folderNotFound(let folder) {
         printError("\(nameOrPath): no such file, and no LoRA library folder at \(folder) (give --lora-dir DIR or set LORAKIT_HOME)")
         throw badInputExitCode

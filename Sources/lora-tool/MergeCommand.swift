@@ -87,8 +87,8 @@ struct MergeCommand: ParsableCommand {
         var parsed: [(lora: LoRAFile, source: MergeSource)] = []
         for spec in try loras {
             let lora: LoRAFile
-            let loraURL = try resolveLoRA(spec.path, loraDir: loraDir)
-            do { lora = try LoRAFile(contentsOf: loraURL) } catch {
+            let reference = try resolveLoRA(spec.path, loraDir: loraDir)
+            do { lora = try LoRAFile(contentsOf: reference.url) } catch {
                 printError("\(spec.path): \(error)")
                 throw badInputExitCode
             }
@@ -98,7 +98,7 @@ struct MergeCommand: ParsableCommand {
             }
             // A strength in --lora wins; --unet-strength / --te-strength fill the components it leaves open;
             // a LoRA given without any strength takes its sidecar's preferred weight, else 1.
-            let preferred = spec.givesStrength ? nil : LoRASidecar.beside(loraURL)?.preferredWeight
+            let preferred = spec.givesStrength ? nil : reference.preferredWeight
             let source = MergeSource(lora: lora, strength: spec.strength ?? preferred ?? 1,
                                      unetStrength: spec.unetStrength ?? (spec.strength == nil ? unetStrength : nil),
                                      textEncoderStrength: spec.textEncoderStrength ?? (spec.strength == nil ? textEncoderStrength : nil))

@@ -11,12 +11,30 @@ import LoRAKit
 /// ```
 public final class DiffusionPipeline: @unchecked Sendable {
     public let folder: URL
-    public let promptEncoder: PromptEncoder
+    /// The prompt encoder as generation runs it: the text encoder(s) with the active LoRAs fused in, and the
+    /// embeddings those LoRAs carry.
+    public internal(set) var promptEncoder: PromptEncoder
     /// The UNet as generation runs it: the mapped weights, with the active LoRAs fused into the layers they patch.
     public internal(set) var unet: UNetModel
-    /// The LoRAs fused now (see ``setLoRAs(_:)``).
+    /// The pipeline's own LoRAs (see ``setLoRAs(_:)``), fused into every request before the request's own.
     public internal(set) var loras: [PipelineLoRA] = []
+    /// Where `<lora:NAME:W>` prompt tags and ``GenerationRequest`` LoRA names are looked up: by default
+    /// `$LORAKIT_HOME/loras`, else `~/.lorakit/loras` (as `lora-tool merge` and `generate` look them up).
+    public var loraLibrary = LoRALibrary()
     let unetSource: (config: Data, files: [SafetensorsFile], description: String, loading: WeightLoading)
+    let unetFusionSource: FusionSource
+    let tokenizers: [CLIPTokenizer]
+    /// The text encoders as loaded (what LoRA-fused encoders are derived from).
+    let originalTextEncoders: [CLIPTextEncoder]
+    let textEncoderFusionSources: [FusionSource]
+    /// The weight-holding parts this pipeline has.
+    let partsPresent: Set<ModelPart>
+    /// The set fused now.
+    var fusion: Fusion?
+    /// How many times a LoRA set was fused (a set equal to the fused one is not fused again).
+    var fusionCount = 0
+    /// LoRA files opened for prompt tags and request names, by path (so an unchanged set is not fused again).
+    var openedLoRAs: [String: LoRAFile] = [:]
     public let vae: AutoencoderKLModel
     /// A tiny autoencoder (TAESD) for previews and, on request, the final decode; see ``loadTinyAutoencoder(folder:loading:)``.
     public internal(set) var tinyAutoencoder: AutoencoderTinyModel?
@@ -44,17 +62,25 @@ public final class DiffusionPipeline: @unchecked Sendable {
         }
         let files = PipelineFiles(folder: folder)
         guard files.has("text_encoder") else { throw .missingComponent(name: "text_encoder", folder: folder.path) }
-        var tokenizers: [CLIPTokenizer] = [], encoders: [CLIPTextEncoder] = []
-        for (tok, enc) in [("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2")] {
+        var tokenizers: [CLIPTokenizer] = [], encoders: [CLIPTextEncoder] = [], sources: [FusionSource] = []
+        for (tok, enc, part) in [("tokenizer", "text_encoder", ModelPart.textEncoder), ("tokenizer_2", "text_encoder_2", .textEncoder2)] {
             guard files.has(enc) else { continue }
             do {
                 tokenizers.append(try CLIPTokenizer(folder: try files.component(tok)))
-                encoders.append(try CLIPTextEncoder(folder: try files.component(enc)))
+                let (_, weightFiles) = try files.weights(enc)
+                let config = try CLIPTextConfig(contentsOf: try files.component(enc).appendingPathComponent("config.json"))
+                encoders.append(try CLIPTextEncoder(config: config, files: weightFiles))
+                sources.append(FusionSource(part: part, diffusersFiles: weightFiles))
             } catch { throw PipelineError(layerError: error) }
         }
         do { promptEncoder = try PromptEncoder(tokenizers: tokenizers, encoders: encoders) } catch { throw .text(error) }
+        self.tokenizers = tokenizers
+        originalTextEncoders = encoders
+        textEncoderFusionSources = sources
+        partsPresent = Set([.unet] + sources.map(\.part))
         let (unetConfig, unetFiles) = try files.weights("unet")
         unetSource = (unetConfig, unetFiles, files.describe("unet"), loading)
+        unetFusionSource = FusionSource(part: .unet, diffusersFiles: unetFiles)
         do {
             unet = try UNetModel(configurationJSON: unetConfig, weightFiles: unetFiles, description: files.describe("unet"), loading: loading)
         } catch { throw .model(error) }
@@ -71,6 +97,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// `isCancelled` says so.
     public func generate(_ request: GenerationRequest, onEvent: (GenerationEvent) -> Void = { _ in },
                          isCancelled: () -> Bool = { false }) throws(PipelineError) -> GenerationResult {
+        let applied = try prepareLoRAs(for: request)
         let plan = try GenerationPlan(pipeline: self, request: request)
         try checkDecoder(for: request)
         var generator = TorchGenerator(seed: request.seed)
@@ -90,7 +117,9 @@ public final class DiffusionPipeline: @unchecked Sendable {
             onEvent(.step(index: done, count: total, timestep: t))
             if let denoised, let previews { onEvent(.preview(try previews.render(denoised, step: done, count: total))) }
         }
-        let result = request.decoder == .vae ? try plan.decode(latents) : try decodeWithTinyAutoencoder(latents)
+        var result = request.decoder == .vae ? try plan.decode(latents) : try decodeWithTinyAutoencoder(latents)
+        result.loras = applied.loras
+        result.notes = applied.notes
         onEvent(.finished(result))
         return result
     }

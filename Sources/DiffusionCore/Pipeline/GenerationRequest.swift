@@ -1,3 +1,5 @@
+import LoRAKit
+
 /// What one generation asks for. Defaults are diffusers' pipeline defaults where they have one.
 public struct GenerationRequest: Sendable, Equatable {
     public var prompt: String
@@ -30,6 +32,9 @@ public struct GenerationRequest: Sendable, Equatable {
     /// A ``GenerationEvent/preview(_:)`` every this many steps (and at the last one); 0 (default) sends none.
     /// Previews come from the tiny autoencoder when the pipeline has one, else the family's latent→RGB map.
     public var previewEvery: Int = 0
+    /// LoRAs for this request, fused after the pipeline's own and before the prompt's `<lora:…>` tags; the
+    /// pipeline fuses again only when the whole set differs from the one fused.
+    public var loras: [PipelineLoRA] = []
 
     public init(prompt: String, negativePrompt: String = "", width: Int? = nil, height: Int? = nil, steps: Int = 50,
                 scheduler: String? = nil, guidanceScale: Float = 7.5, guidanceRescale: Float = 0, seed: UInt64 = 0,
@@ -63,7 +68,7 @@ public struct GenerationRequest: Sendable, Equatable {
             && a.guidanceRescale == b.guidanceRescale && a.seed == b.seed && a.batchSize == b.batchSize
             && a.clipSkip == b.clipSkip && a.initImage == b.initImage && a.strength == b.strength
             && a.originalSize?.width == b.originalSize?.width && a.originalSize?.height == b.originalSize?.height
-            && a.cropTopLeft == b.cropTopLeft && a.decoder == b.decoder && a.previewEvery == b.previewEvery
+            && a.cropTopLeft == b.cropTopLeft && a.decoder == b.decoder && a.previewEvery == b.previewEvery && a.loras == b.loras
     }
 }
 
@@ -93,4 +98,9 @@ public struct GenerationResult: Sendable {
     public var images: Tensor
     /// The images as 8-bit RGB.
     public var rgbImages: [RGBImage]
+    /// The LoRAs fused for this run (the pipeline's, the request's, the prompt tags'), in that order.
+    public var loras: [PipelineLoRA] = []
+    /// Things the caller should tell the user: prompt tags of extra-network kinds that were removed and not
+    /// applied (`<hypernet:…>`), LoRA patches the model has no layer for.
+    public var notes: [String] = []
 }

@@ -24,6 +24,13 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
     case loraBaseMismatch(lora: String, loraBase: String, model: String, modelBase: String)
     /// A component loaded beside the model does not fit it (a tiny autoencoder for other latents).
     case incompatibleComponent(path: String, reason: String)
+    /// A LoRA named by a prompt tag (`<lora:NAME:W>`, as written in `tag`) or a request that the LoRA library
+    /// cannot resolve: no such file or library name, an ambiguous name, a file that is not a LoRA.
+    case loraNotFound(tag: String, error: LoRALibraryError)
+    /// A LoRA file that cannot be read.
+    case loraFile(path: String, underlying: LoRAError)
+    /// A file given as a LoRA that is not one (a checkpoint, an embedding…).
+    case notALoRA(path: String, reason: String)
     /// The caller's task was cancelled between two steps.
     case cancelled
 
@@ -44,6 +51,9 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .loraBaseMismatch(lora, loraBase, model, modelBase):
             return "\(lora) was made for \(loraBase) but \(model) is a \(modelBase) model"
         case let .incompatibleComponent(path, reason): return "\(path): \(reason)"
+        case let .loraNotFound(tag, error): return "\(tag): \(error)"
+        case let .loraFile(path, underlying): return "\(path): \(underlying)"
+        case let .notALoRA(path, reason): return "\(path): not a LoRA: \(reason)"
         case .cancelled: return "generation cancelled"
         }
     }

@@ -1,7 +1,10 @@
 import LoRAKit
 
 /// A LoRA to fuse into a pipeline's weights at generation time, with its UNet and text-encoder strengths.
-public struct PipelineLoRA: Sendable {
+///
+/// Two values are equal when they name the same parsed file (the same ``LoRAFile`` object) at the same
+/// strengths: that is how a pipeline tells that the set it has fused is the one a request asks for.
+public struct PipelineLoRA: Sendable, Equatable {
     public var name: String
     public var file: LoRAFile
     public var unetStrength: Float
@@ -13,15 +16,27 @@ public struct PipelineLoRA: Sendable {
         self.unetStrength = unetStrength
         self.textEncoderStrength = textEncoderStrength ?? unetStrength
     }
+
+    public static func == (a: PipelineLoRA, b: PipelineLoRA) -> Bool {
+        a.name == b.name && a.file === b.file && a.unetStrength == b.unetStrength && a.textEncoderStrength == b.textEncoderStrength
+    }
 }
 
 /// What fusing a set of LoRAs did.
 public struct LoRAFusionReport: Sendable, Equatable {
-    /// UNet layers patched, over all LoRAs.
-    public var unetLayersPatched: Int
-    /// Patches not applied, with the reason (layer missing; text-encoder patches, which the runtime does not
-    /// fuse yet).
-    public var skipped: [String]
+    /// The LoRAs fused, in order.
+    public var loras: [String] = []
+    /// UNet weight parameters patched, over all LoRAs.
+    public var unetLayersPatched: Int = 0
+    /// Text-encoder weight parameters patched, over all LoRAs and encoders.
+    public var textEncoderLayersPatched: Int = 0
+    /// Textual-inversion tokens the LoRAs brought along (pivotal tuning: `<s1>`, kohya `bundle_emb.*`), usable
+    /// in prompts while the LoRA is active.
+    public var embeddings: [String] = []
+    /// Patches not applied, with the reason (a layer the model lacks).
+    public var skipped: [String] = []
+
+    public init() {}
 }
 
 extension DiffusionPipeline {
@@ -31,12 +46,28 @@ extension DiffusionPipeline {
         return (unet.configuration.crossAttentionDim.first ?? 768) == 1024 ? .sd2 : .sd1
     }
 
-    /// Fuses `loras` into the UNet's weights with the same placement rules as `lora-tool merge`
-    /// (LoRAKit's `PatchPlacement`), replacing any earlier set. Only the patched layers are recomputed (from the
-    /// mapped originals, so removing a LoRA gives back exactly the original weights); every other layer stays
-    /// mapped. A LoRA made for another base model is refused, naming both.
+    /// Sets the pipeline's own LoRAs — fused into every request's weights, before the request's own LoRAs and
+    /// its prompt's `<lora:…>` tags — and fuses them now. See ``fuse(_:)`` for what fusing does.
     @discardableResult
     public func setLoRAs(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
+        let report = try fuse(loras)
+        self.loras = loras
+        return report
+    }
+
+    /// Fuses exactly `loras` into the UNet and the text encoder(s), replacing the set fused before, with the
+    /// same placement rules as `lora-tool merge` (LoRAKit's `PatchPlacement`: kohya `lora_unet_` / `lora_te_` /
+    /// `lora_te1_` / `lora_te2_`, diffusers/PEFT `unet.` / `text_encoder.` / `text_encoder_2.`, OpenCLIP's fused
+    /// q/k/v thirds) and each LoRA's UNet and text-encoder strength. Embeddings the LoRAs carry join the
+    /// prompt's vocabulary.
+    ///
+    /// Only the patched layers are recomputed, each from the mapped originals (never by subtracting an earlier
+    /// LoRA, so nothing drifts and DoRA / IA³ come off too); fusing the empty set gives back exactly the
+    /// loaded weights. Fusing the set already fused does nothing. A LoRA made for another base model is refused,
+    /// naming both.
+    @discardableResult
+    public func fuse(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
+        if let fused = fusion, fused.loras == loras { return fused.report }
         let base = baseModel
         for lora in loras {
             if let loraBase = lora.file.baseModel.detected, loraBase != base {
@@ -44,44 +75,55 @@ extension DiffusionPipeline {
                                         modelBase: base.displayName)
             }
         }
-        let source = unetSource
-        let indexes = source.files.map { ParameterIndex.diffusersComponent($0, component: .unet) }
-        var overrides: [String: [Float]] = [:]
-        var patched: Set<String> = []
-        var skipped: [String] = []
+        var report = LoRAFusionReport()
+        report.loras = loras.map(\.name)
+        let unetInputs = loras.map { FusionInput(name: $0.name, file: $0.file, strength: $0.unetStrength) }
+        let teInputs = loras.map { FusionInput(name: $0.name, file: $0.file, strength: $0.textEncoderStrength) }
+
+        let (unetOverrides, unetPatched) = try LoRAFusion.overrides(unetInputs, source: unetFusionSource, skipped: &report.skipped)
+        report.unetLayersPatched = unetPatched
+        var encoders: [CLIPTextEncoder] = []
+        for (stage, source) in zip(originalTextEncoders, textEncoderFusionSources) {
+            let (overrides, patched) = try LoRAFusion.overrides(teInputs, source: source, skipped: &report.skipped)
+            report.textEncoderLayersPatched += patched
+            do { encoders.append(overrides.isEmpty ? stage : try stage.replacingParameters(overrides)) } catch { throw .text(error) }
+        }
         for lora in loras {
-            for patch in lora.file.modules {
-                guard patch.target.component == .unet else {
-                    skipped.append("\(lora.name): \(patch.target) (text-encoder LoRA layers are not fused at generation time yet)")
-                    continue
-                }
-                var found = false
-                for (f, index) in indexes.enumerated() {
-                    guard let placement = PatchPlacement.resolve(patch, in: index) else { continue }
-                    found = true
-                    var locations = [(placement.weight, false)]
-                    if let bias = placement.bias { locations.append((bias, true)) }
-                    for (location, isBias) in locations {
-                        guard let info = source.files[f].info(named: location.tensorName) else { continue }
-                        var values = overrides[location.tensorName] ?? source.files[f].tensor(info).floats()
-                        do {
-                            try PatchPlacement.apply(patch, isBias: isBias, strength: lora.unetStrength, at: location,
-                                                     to: &values, storedShape: info.shape)
-                        } catch {
-                            throw .lora(name: lora.name, target: "\(patch.target)", underlying: error)
-                        }
-                        overrides[location.tensorName] = values
-                        patched.insert(location.tensorName)
-                    }
-                }
-                if !found { skipped.append("\(lora.name): \(patch.target) (the model has no such layer)") }
+            for patch in lora.file.modules where !partsPresent.contains(ModelPart(patch.target.component)) {
+                report.skipped.append("\(lora.name): \(patch.target) (the model has no \(patch.target.component.rawValue))")
             }
         }
-        do {
-            unet = try UNetModel(configurationJSON: source.config, weightFiles: source.files, description: source.description,
-                                 loading: source.loading, overrides: overrides)
-        } catch { throw .model(error) }
-        self.loras = loras
-        return LoRAFusionReport(unetLayersPatched: patched.filter { $0.hasSuffix(".weight") }.count, skipped: skipped)
+        var embeddings: [TextualInversionEmbedding] = []
+        for lora in loras {
+            do {
+                let carried = try TextualInversionEmbedding.embedded(in: lora.file.file, fileName: lora.name)
+                for e in carried where !embeddings.contains(where: { $0.name == e.name }) { embeddings.append(e) }
+            } catch { throw .text(error) }
+        }
+        report.embeddings = embeddings.map(\.name)
+        let prompts: PromptEncoder
+        do { prompts = try PromptEncoder(tokenizers: tokenizers, encoders: encoders, embeddings: embeddings) } catch { throw .text(error) }
+        // The UNet as loaded stays when neither the old nor the new set patches it.
+        if !unetOverrides.isEmpty || fusion?.unetPatched == true {
+            let source = unetSource
+            do {
+                unet = try UNetModel(configurationJSON: source.config, weightFiles: source.files, description: source.description,
+                                     loading: source.loading, overrides: unetOverrides)
+            } catch { throw .model(error) }
+        }
+        promptEncoder = prompts
+        fusion = Fusion(loras: loras, report: report, unetPatched: !unetOverrides.isEmpty)
+        fusionCount += 1
+        return report
     }
+
+    /// The LoRAs fused now (the pipeline's own, then the last request's).
+    public var activeLoRAs: [PipelineLoRA] { fusion?.loras ?? [] }
+}
+
+/// The set of LoRAs a pipeline has fused and what fusing it did.
+struct Fusion {
+    var loras: [PipelineLoRA]
+    var report: LoRAFusionReport
+    var unetPatched: Bool
 }

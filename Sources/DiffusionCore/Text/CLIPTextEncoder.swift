@@ -28,8 +28,10 @@ public struct CLIPTextEncoder: Sendable {
 
     /// The configuration the encoder was built from.
     public let config: CLIPTextConfig
-    let weights: CLIPTextWeights
+    private(set) var weights: CLIPTextWeights
     let activation: Activation
+    /// The canonical names of the parameters replaced by ``replacingParameters(_:)`` (empty: the file's weights).
+    public private(set) var replacedParameters: Set<String> = []
 
     /// Builds the encoder from a configuration and its weight files (one or more shards).
     /// - Throws: ``TextError/invalidEncoderConfig(file:reason:)``, ``TextError/missingWeight(_:)``,
@@ -39,6 +41,20 @@ public struct CLIPTextEncoder: Sendable {
         self.config = config
         activation = try config.activation()
         weights = try CLIPTextWeights(config: config, files: files)
+    }
+
+    /// This encoder with some parameters replaced (LoRA-fused weights): `overrides` maps canonical transformers
+    /// names with the `text_model.` level (`text_model.encoder.layers.0.self_attn.q_proj.weight`,
+    /// `text_projection.weight`) to float32 values in canonical shape. Only the layers named are rebuilt; every
+    /// other weight is shared with this encoder. Call it on the encoder as loaded, so that replacing nothing
+    /// gives back exactly the file's weights.
+    /// - Throws: ``TextError/missingWeight(_:)`` for a name the encoder has no parameter for,
+    ///   ``TextError/weightShapeMismatch(name:expected:actual:)`` for values of the wrong size.
+    public func replacingParameters(_ overrides: [String: [Float]]) throws(TextError) -> CLIPTextEncoder {
+        var copy = self
+        copy.weights = try weights.replacing(overrides, config: config)
+        copy.replacedParameters = replacedParameters.union(overrides.keys)
+        return copy
     }
 
     /// Loads a diffusers `text_encoder/` (or `text_encoder_2/`) folder: `config.json` and `model.safetensors`

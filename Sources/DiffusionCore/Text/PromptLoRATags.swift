@@ -9,31 +9,54 @@ public struct PromptLoRARequest: Sendable, Equatable {
     public var unetWeight: Double
     /// The tag as written, for messages.
     public var tag: String
+    /// Whether the tag gives a weight (`<lora:NAME>` does not: the LoRA's preferred weight applies, else 1).
+    public var givesWeight: Bool
 
-    public init(name: String, textEncoderWeight: Double, unetWeight: Double, tag: String) {
+    public init(name: String, textEncoderWeight: Double, unetWeight: Double, tag: String, givesWeight: Bool = true) {
         self.name = name
         self.textEncoderWeight = textEncoderWeight
         self.unetWeight = unetWeight
         self.tag = tag
+        self.givesWeight = givesWeight
     }
+}
+
+/// The extra-network tags of a prompt: the text without them, the LoRAs asked for, and the tags of kinds this
+/// library does not run (taken out of the text all the same, as A1111 does).
+public struct PromptTags: Sendable, Equatable {
+    /// The prompt with every `<kind:…>` tag cut out.
+    public var prompt: String
+    /// The `<lora:…>` / `<lyco:…>` requests, in order.
+    public var loras: [PromptLoRARequest]
+    /// Tags of other kinds (`<hypernet:…>`), as written, in order: removed and not applied.
+    public var ignored: [String]
 }
 
 /// Extra-network tags (`<kind:arguments>`, A1111 `modules/extra_networks.py`; stable-diffusion.cpp reads
 /// `<lora:NAME:WEIGHT>` the same way) taken out of a prompt.
 ///
 /// `<lora:NAME>`, `<lora:NAME:W>`, `<lora:NAME:TE:UNET>` and the named forms `te=`, `unet=` are read as
-/// A1111 reads them; `<lyco:…>` (the LyCORIS extension's spelling) means the same. The tag is cut out
-/// exactly, as A1111 does, leaving the text around it as it was. Other kinds (`<hypernet:…>`) are
-/// refused rather than silently dropped.
+/// A1111 reads them (`te` first, then `unet`, which defaults to `te`); `<lyco:…>` (the LyCORIS extension's
+/// spelling) means the same. The tag is cut out exactly, as A1111 does, leaving the text around it as it was.
+/// Other kinds (`<hypernet:…>`) are cut out too and listed in ``PromptTags/ignored``: A1111 likewise removes
+/// every extra-network tag and skips the kinds it has no handler for with a console note; callers report them.
 public enum PromptLoRATags {
-    /// The prompt without its tags, and the LoRAs they ask for, in order.
+    /// The prompt without its tags, and the LoRAs they ask for, in order (tags of other kinds are dropped;
+    /// ``parse(_:)`` lists them).
     /// - Throws: ``TextError/malformedLoRATag(tag:reason:)`` for a tag without a name, a weight that is
-    ///   not a number, an unknown named argument or an unclosed `<lora:`;
-    ///   ``TextError/unsupportedExtraNetwork(kind:tag:)`` for other kinds of extra network.
+    ///   not a number, an unknown named argument or an unclosed `<lora:`.
     public static func extract(from prompt: String) throws(TextError) -> (prompt: String, loras: [PromptLoRARequest]) {
+        let tags = try parse(prompt)
+        return (tags.prompt, tags.loras)
+    }
+
+    /// The prompt without its tags, the LoRAs they ask for and the tags of other kinds, in order.
+    /// - Throws: ``TextError/malformedLoRATag(tag:reason:)`` as ``extract(from:)``.
+    public static func parse(_ prompt: String) throws(TextError) -> PromptTags {
         let chars = Array(prompt)
         var out: [Character] = []
         var loras: [PromptLoRARequest] = []
+        var ignored: [String] = []
         var i = 0
         while i < chars.count {
             guard chars[i] == "<", let tag = tagEnd(chars, from: i) else {
@@ -49,11 +72,11 @@ public enum PromptLoRATags {
             case "lora", "lyco":
                 loras.append(try request(arguments: tag.arguments, tag: text))
             default:
-                throw .unsupportedExtraNetwork(kind: tag.kind, tag: text)
+                ignored.append(text)
             }
             i = tag.end + 1
         }
-        return (String(out), loras)
+        return PromptTags(prompt: String(out), loras: loras, ignored: ignored)
     }
 
     /// `<(\w+):([^>]+)>` starting at `start`.
@@ -112,7 +135,8 @@ public enum PromptLoRATags {
         if let t = named["te"] { te = try number(t, "te") }
         var unet = positional.count > 2 ? try number(positional[2], "unet weight") : te
         if let u = named["unet"] { unet = try number(u, "unet") }
-        return PromptLoRARequest(name: name, textEncoderWeight: te, unetWeight: unet, tag: tag)
+        let givesWeight = positional.count > 1 || named["te"] != nil || named["unet"] != nil
+        return PromptLoRARequest(name: name, textEncoderWeight: te, unetWeight: unet, tag: tag, givesWeight: givesWeight)
     }
 }
 

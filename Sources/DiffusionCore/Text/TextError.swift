@@ -13,8 +13,6 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
     case specialTokenMissing(String)
     /// A `<lora:…>` (or `<lyco:…>`) tag that cannot be read.
     case malformedLoRATag(tag: String, reason: String)
-    /// An extra-network tag of a kind this library does not run (`<hypernet:…>`).
-    case unsupportedExtraNetwork(kind: String, tag: String)
     /// An emphasis weight such as `(word:1.2.3)` that is not a number.
     case invalidEmphasisWeight(String)
     /// A pickled embedding (`.pt`, `.bin`, `.ckpt`); it would have to be unpickled, which can run code.
@@ -60,8 +58,6 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
             return "special token \(token) is not in the vocabulary"
         case let .malformedLoRATag(tag, reason):
             return "malformed LoRA tag \(tag): \(reason)"
-        case let .unsupportedExtraNetwork(kind, tag):
-            return "extra network \(tag): \(kind) is not supported (only <lora:…> and <lyco:…>)"
         case let .invalidEmphasisWeight(text):
             return "emphasis weight \"\(text)\" is not a number"
         case let .pickledEmbedding(file):

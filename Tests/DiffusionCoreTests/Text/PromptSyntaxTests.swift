@@ -63,7 +63,7 @@ struct PromptSyntaxTests {
         #expect(text == "a cat ,  (x) ")
         #expect(loras == [
             PromptLoRARequest(name: "add_detail", textEncoderWeight: 0.8, unetWeight: 0.8, tag: "<lora:add_detail:0.8>"),
-            PromptLoRARequest(name: "style", textEncoderWeight: 1, unetWeight: 1, tag: "<lora:style>"),
+            PromptLoRARequest(name: "style", textEncoderWeight: 1, unetWeight: 1, tag: "<lora:style>", givesWeight: false),
             PromptLoRARequest(name: "foo", textEncoderWeight: 0.5, unetWeight: 0.25, tag: "<lyco:foo:0.5:0.25>"),
         ])
         let named = try PromptLoRATags.extract(from: "<lora:x:unet=0.3:te=0.7>").loras
@@ -84,8 +84,16 @@ struct PromptSyntaxTests {
         #expect(throws: TextError.self) { try PromptLoRATags.extract(from: "a <lora:unclosed:1 b") }
         #expect(throws: TextError.self) { try PromptLoRATags.extract(from: "<lora:x:1:dyn=4>") }
         #expect(throws: TextError.self) { try PromptLoRATags.extract(from: "<lora:x:1:zz=4>") }
-        #expect(throws: TextError.unsupportedExtraNetwork(kind: "hypernet", tag: "<hypernet:foo:1>")) {
-            try PromptLoRATags.extract(from: "<hypernet:foo:1>")
-        }
+    }
+
+    @Test("Other extra-network kinds are cut out and listed, as A1111 skips networks it has no handler for")
+    func otherExtraNetworks() throws {
+        let tags = try PromptLoRATags.parse("a <hypernet:foo:1> cat <lora:x:0.5> <Embed:y>")
+        #expect(tags.prompt == "a  cat  ")
+        #expect(tags.loras.map(\.name) == ["x"])
+        #expect(tags.ignored == ["<hypernet:foo:1>", "<Embed:y>"])
+        #expect(try PromptLoRATags.extract(from: "<hypernet:foo:1>").prompt == "")
+        #expect(try PromptLoRATags.parse("<lora:x:te=0.5>").loras.first?.givesWeight == true)
+        #expect(try PromptLoRATags.parse("<lora:x>").loras.first?.givesWeight == false)
     }
 }

@@ -1,0 +1,52 @@
+import Foundation
+import LoRAKit
+
+extension DiffusionPipeline {
+    /// Fuses what `request` asks for — the pipeline's own LoRAs, the request's ``GenerationRequest/loras``, then
+    /// the `<lora:…>` / `<lyco:…>` tags of its prompt and negative prompt resolved through ``loraLibrary`` —
+    /// unless that set is fused already.
+    /// - Returns: the set fused and notes for the caller (tags of other extra-network kinds, which are removed
+    ///   from the prompt and not applied; patches the model has no layer for).
+    func prepareLoRAs(for request: GenerationRequest) throws(PipelineError) -> (loras: [PipelineLoRA], notes: [String]) {
+        var wanted = loras + request.loras
+        var notes: [String] = []
+        for text in [request.prompt, request.negativePrompt] {
+            let tags: PromptTags
+            do { tags = try PromptLoRATags.parse(text) } catch { throw .text(error) }
+            for tag in tags.ignored {
+                notes.append("\(tag) ignored: only <lora:…> and <lyco:…> extra networks are applied (the tag is removed from the prompt)")
+            }
+            for tag in tags.loras { wanted.append(try lora(for: tag)) }
+        }
+        let report = try fuse(wanted)
+        notes += report.skipped.map { "not applied: \($0)" }
+        return (wanted, notes)
+    }
+
+    /// The LoRA a prompt tag names, resolved as `lora-tool merge` resolves names (a path, else a library name,
+    /// alias or hash prefix). A tag without a weight takes the LoRA's preferred weight (A1111 sidecar), else 1.
+    /// - Throws: ``PipelineError/loraNotFound(tag:error:)`` naming the tag; the errors of ``openLoRA(at:)``.
+    public func lora(for tag: PromptLoRARequest) throws(PipelineError) -> PipelineLoRA {
+        let reference: LoRAReference
+        do { reference = try loraLibrary.resolve(tag.name) } catch { throw .loraNotFound(tag: tag.tag, error: error) }
+        let file = try openLoRA(at: reference.url)
+        let preferred = tag.givesWeight ? nil : reference.preferredWeight
+        return PipelineLoRA(name: reference.name, file: file, unetStrength: preferred ?? Float(tag.unetWeight),
+                            textEncoderStrength: preferred ?? Float(tag.textEncoderWeight))
+    }
+
+    /// The LoRA file at `url`, parsed once and kept while the file is unchanged (so asking for the same LoRA
+    /// again does not fuse it again).
+    /// - Throws: ``PipelineError/loraFile(path:underlying:)`` for a file that cannot be read,
+    ///   ``PipelineError/notALoRA(path:reason:)`` for one that is not a LoRA.
+    public func openLoRA(at url: URL) throws(PipelineError) -> LoRAFile {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+        let stamp = "\(url.standardizedFileURL.path)|\((attributes?[.size] as? NSNumber)?.int64Value ?? -1)|\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        if let file = openedLoRAs[stamp] { return file }
+        let file: LoRAFile
+        do { file = try LoRAFile(contentsOf: url) } catch { throw .loraFile(path: url.path, underlying: error) }
+        if let reason = file.notALoRAReason { throw .notALoRA(path: url.path, reason: reason) }
+        openedLoRAs[stamp] = file
+        return file
+    }
+}
