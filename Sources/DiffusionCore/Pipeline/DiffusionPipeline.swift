@@ -98,7 +98,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
     public func generate(_ request: GenerationRequest, onEvent: (GenerationEvent) -> Void = { _ in },
                          isCancelled: () -> Bool = { false }) throws(PipelineError) -> GenerationResult {
         let applied = try prepareLoRAs(for: request)
-        let plan = try GenerationPlan(pipeline: self, request: request)
+        var plan = try GenerationPlan(pipeline: self, request: request)
         try checkDecoder(for: request)
         var generator = TorchGenerator(seed: request.seed)
         var scheduler = try plan.makeScheduler()
@@ -113,6 +113,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
             do { latents = try scheduler.step(modelOutput: prediction, sample: latents, random: &generator) } catch {
                 throw .scheduler(error)
             }
+            latents = try plan.afterStep(latents, scheduler: scheduler)
             done += 1
             onEvent(.step(index: done, count: total, timestep: t))
             if let denoised, let previews { onEvent(.preview(try previews.render(denoised, step: done, count: total))) }

@@ -14,6 +14,8 @@ struct GenerationPlan {
     let context: Tensor
     let added: UNetAddedConditions?
     let timestepCondition: Tensor?
+    /// Inpainting runs: the mask and latents the steps need (set by ``initialLatents(scheduler:generator:)``).
+    var inpainting: InpaintingState?
 
     init(pipeline: DiffusionPipeline, request r: GenerationRequest) throws(PipelineError) {
         self.pipeline = pipeline
@@ -25,6 +27,20 @@ struct GenerationPlan {
         let height = r.height ?? (r.initImage.map { $0.shape[2] }) ?? defaultSide
         guard width > 0, height > 0, width % factor == 0, height % factor == 0 else {
             throw .invalidRequest("size \(width)×\(height) is not a positive multiple of \(factor)")
+        }
+        if let image = r.initImage {
+            guard image.rank == 4, image.shape[0] == 1, image.shape[1] == 3 else {
+                throw .invalidRequest("the init image must be [1, 3, H, W], got \(image.shape)")
+            }
+            guard image.shape[2] == height, image.shape[3] == width else {
+                throw .invalidRequest("the init image is \(image.shape[3])×\(image.shape[2]) but \(width)×\(height) was asked for")
+            }
+        }
+        let latentChannels = pipeline.vae.configuration.latentChannels
+        if let mask = r.mask {
+            try InpaintingState.validate(mask: mask, image: r.initImage, unetChannels: config.inChannels, latentChannels: latentChannels)
+        } else if config.inChannels != latentChannels {
+            throw .invalidRequest("this UNet takes \(config.inChannels) input channels (an inpainting model): give an init image and a mask")
         }
         guard r.steps > 0, r.steps <= 1000 else { throw .invalidRequest("steps \(r.steps) outside 1…1000") }
         guard r.batchSize > 0, r.batchSize <= 64 else { throw .invalidRequest("batch size \(r.batchSize) outside 1…64") }
@@ -50,17 +66,15 @@ struct GenerationPlan {
         if pipeline.isSDXL {
             guard let pooled = pair.positive.pooled?.scalars else { throw .invalidRequest("the SDXL text encoder gave no pooled output") }
             let negativePooled = zeroNegative ? [Float](repeating: 0, count: pooled.count) : (pair.negative.pooled?.scalars ?? pooled)
-            let original = r.originalSize ?? (width, height)
-            let ids: [Float] = [Float(original.height), Float(original.width), Float(r.cropTopLeft.top), Float(r.cropTopLeft.left),
-                                Float(height), Float(width)]
+            let ids = try Self.timeIDs(request: r, width: width, height: height, pooledWidth: pooled.count, unet: config)
             var embeds: [Float] = [], times: [Float] = []
-            for half in (guided ? [negativePooled, pooled] : [pooled]) {
-                for _ in 0..<batch { embeds += half; times += ids }
+            for (half, halfIDs) in (guided ? [(negativePooled, ids.negative), (pooled, ids.positive)] : [(pooled, ids.positive)]) {
+                for _ in 0..<batch { embeds += half; times += halfIDs }
             }
             let rows = (guided ? 2 : 1) * batch
             do {
                 added = UNetAddedConditions(textEmbeds: try Tensor(shape: [rows, pooled.count], scalars: embeds),
-                                            timeIds: try Tensor(shape: [rows, 6], scalars: times))
+                                            timeIds: try Tensor(shape: [rows, ids.positive.count], scalars: times))
             } catch { throw .tensor(error) }
         } else {
             added = nil
@@ -72,6 +86,27 @@ struct GenerationPlan {
             } catch { throw .model(error) }
         } else {
             timestepCondition = nil
+        }
+    }
+
+    /// SDXL's `add_time_ids` for the prompt and the negative: original size, crop corner and target size
+    /// (each `(height, width)` / `(top, left)`), or for refiners, whose UNet was trained on five ids
+    /// (`requires_aesthetics_score`), original size, crop and the aesthetic score.
+    static func timeIDs(request r: GenerationRequest, width: Int, height: Int, pooledWidth: Int,
+                        unet config: UNetConfiguration) throws(PipelineError) -> (positive: [Float], negative: [Float]) {
+        let original = r.originalSize ?? (width, height)
+        let target = r.targetSize ?? (width, height)
+        let head: [Float] = [Float(original.height), Float(original.width), Float(r.cropTopLeft.top), Float(r.cropTopLeft.left)]
+        let timeWidth = config.additionTimeEmbedDim ?? 256
+        let expected = config.projectionClassEmbeddingsInputDim ?? (6 * timeWidth + pooledWidth)
+        switch (expected - pooledWidth) {
+        case 6 * timeWidth:
+            let ids = head + [Float(target.height), Float(target.width)]
+            return (ids, ids)
+        case 5 * timeWidth:
+            return (head + [Float(r.aestheticScore)], head + [Float(r.negativeAestheticScore)])
+        default:
+            throw .invalidRequest("the UNet's added embedding takes \(expected) values, which fits neither 6 nor 5 time ids of width \(timeWidth) beside \(pooledWidth) pooled values")
         }
     }
 
@@ -91,7 +126,14 @@ struct GenerationPlan {
 
     /// txt2img: `randn · init_noise_sigma`. img2img: the image's latent sample (first draw), noised to the
     /// start of the shortened schedule with a second draw, as diffusers' img2img pipeline draws them.
-    func initialLatents(scheduler: inout any Scheduler, generator: inout TorchGenerator) throws(PipelineError) -> Tensor {
+    /// Inpainting: see ``InpaintingState``.
+    mutating func initialLatents(scheduler: inout any Scheduler, generator: inout TorchGenerator) throws(PipelineError) -> Tensor {
+        if let mask = request.mask, let image = request.initImage {
+            let (latents, state) = try InpaintingState.start(plan: self, image: image, mask: mask, scheduler: &scheduler,
+                                                             generator: &generator)
+            inpainting = state
+            return latents
+        }
         let shape = [batch, pipeline.unet.configuration.outChannels, latentHeight, latentWidth]
         guard let image = request.initImage else {
             do { return try generator.randn(shape) * scheduler.initNoiseSigma } catch { throw .random(error) }
@@ -117,7 +159,7 @@ struct GenerationPlan {
     func predictNoise(latents: Tensor, timestep t: Float, scheduler: any Scheduler) throws(PipelineError) -> Tensor {
         do {
             let input = guided ? try Tensor(shape: [2 * latents.shape[0]] + latents.shape.dropFirst(), scalars: latents.scalars + latents.scalars) : latents
-            let scaled = scheduler.scaleModelInput(input)
+            let scaled = try inpainting?.unetInput(scheduler.scaleModelInput(input)) ?? scheduler.scaleModelInput(input)
             let step = try Tensor(shape: [], scalars: [t])
             let output = try pipeline.unet(sample: scaled, timestep: step, context: context, added: added,
                                            timestepCondition: timestepCondition)
@@ -126,6 +168,12 @@ struct GenerationPlan {
             return try Guidance.combine(unconditional: halves[0].contiguous(), conditional: halves[1].contiguous(),
                                         scale: request.guidanceScale, rescale: request.guidanceRescale)
         } catch { throw PipelineError(layerError: error) }
+    }
+
+    /// What follows each scheduler step: inpainting with a standard UNet puts the kept region back.
+    func afterStep(_ latents: Tensor, scheduler: any Scheduler) throws(PipelineError) -> Tensor {
+        guard let inpainting else { return latents }
+        do { return try inpainting.blend(latents, scheduler: scheduler) } catch { throw .tensor(error) }
     }
 
     func decode(_ latents: Tensor) throws(PipelineError) -> GenerationResult {

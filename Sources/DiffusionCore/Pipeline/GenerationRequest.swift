@@ -20,10 +20,19 @@ public struct GenerationRequest: Sendable, Equatable {
     public var batchSize: Int
     /// diffusers' `clip_skip` (nil: none; A1111's "Clip skip 2" is 1).
     public var clipSkip: Int?
-    /// img2img: the start image `[1, 3, H, W]` in [-1, 1], and how much of the schedule to run over it.
+    /// img2img and inpainting: the start image `[1, 3, H, W]` in [-1, 1] (``ImageProcessor/tensor(from:width:height:)``),
+    /// and how much of the schedule to run over it.
     public var initImage: Tensor?
     public var strength: Double
-    /// SDXL micro-conditioning; nil means the target size with no crop, as diffusers' defaults.
+    /// Inpainting: `[1, 1, H, W]` at the init image's size, 1 where the picture is repainted and 0 where it is
+    /// kept (white = repaint, as A1111 and diffusers; ``ImageProcessor/maskTensor(from:width:height:)`` makes it
+    /// from a picture). A 9-channel inpainting UNet takes the mask and the masked image's latents as extra
+    /// channels; a standard UNet is run the diffusers way, the kept region re-noised from the image after each
+    /// step. Needs ``initImage``.
+    public var mask: Tensor?
+    /// SDXL micro-conditioning: the size the picture is said to come from (nil: the generated size), the
+    /// crop's top-left corner, and the size it is said to be shown at (nil: the generated size), as diffusers'
+    /// `original_size`, `crops_coords_top_left` and `target_size`.
     public var originalSize: (width: Int, height: Int)?
     public var cropTopLeft: (top: Int, left: Int)
     /// What turns the final latents into images: the model's VAE (default) or the pipeline's tiny autoencoder
@@ -35,11 +44,17 @@ public struct GenerationRequest: Sendable, Equatable {
     /// LoRAs for this request, fused after the pipeline's own and before the prompt's `<lora:…>` tags; the
     /// pipeline fuses again only when the whole set differs from the one fused.
     public var loras: [PipelineLoRA] = []
+    public var targetSize: (width: Int, height: Int)?
+    /// SDXL refiners (`requires_aesthetics_score` in `model_index.json`) take these instead of the target size:
+    /// diffusers' `aesthetic_score` (6) and `negative_aesthetic_score` (2.5).
+    public var aestheticScore: Double
+    public var negativeAestheticScore: Double
 
     public init(prompt: String, negativePrompt: String = "", width: Int? = nil, height: Int? = nil, steps: Int = 50,
                 scheduler: String? = nil, guidanceScale: Float = 7.5, guidanceRescale: Float = 0, seed: UInt64 = 0,
                 batchSize: Int = 1, clipSkip: Int? = nil, initImage: Tensor? = nil, strength: Double = 0.8,
-                originalSize: (width: Int, height: Int)? = nil, cropTopLeft: (top: Int, left: Int) = (0, 0)) {
+                mask: Tensor? = nil, originalSize: (width: Int, height: Int)? = nil, cropTopLeft: (top: Int, left: Int) = (0, 0),
+                targetSize: (width: Int, height: Int)? = nil, aestheticScore: Double = 6, negativeAestheticScore: Double = 2.5) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.width = width
@@ -53,8 +68,12 @@ public struct GenerationRequest: Sendable, Equatable {
         self.clipSkip = clipSkip
         self.initImage = initImage
         self.strength = strength
+        self.mask = mask
         self.originalSize = originalSize
         self.cropTopLeft = cropTopLeft
+        self.targetSize = targetSize
+        self.aestheticScore = aestheticScore
+        self.negativeAestheticScore = negativeAestheticScore
     }
 
     /// The LCM recipe (InvokeAI's and the LCM-LoRA authors' recommendation): LCM scheduler, 4 steps, CFG 1.
@@ -69,6 +88,9 @@ public struct GenerationRequest: Sendable, Equatable {
             && a.clipSkip == b.clipSkip && a.initImage == b.initImage && a.strength == b.strength
             && a.originalSize?.width == b.originalSize?.width && a.originalSize?.height == b.originalSize?.height
             && a.cropTopLeft == b.cropTopLeft && a.decoder == b.decoder && a.previewEvery == b.previewEvery && a.loras == b.loras
+            && a.mask == b.mask
+            && a.targetSize?.width == b.targetSize?.width && a.targetSize?.height == b.targetSize?.height
+            && a.aestheticScore == b.aestheticScore && a.negativeAestheticScore == b.negativeAestheticScore
     }
 }
 
