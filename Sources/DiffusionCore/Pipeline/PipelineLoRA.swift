@@ -107,7 +107,8 @@ extension DiffusionPipeline {
         if !unetOverrides.isEmpty || fusion?.unetPatched == true {
             let source = unetSource
             do {
-                unet = try UNetModel(configurationJSON: source.config, weightFiles: source.files, description: source.description,
+                // LoRA-fused tensors replace the mapped ones they name; every other tensor stays mapped.
+                unet = try UNetModel(parsing: source.config, weightFiles: source.files, description: source.description,
                                      loading: source.loading, overrides: unetOverrides)
             } catch { throw .model(error) }
         }

@@ -16,7 +16,7 @@ public struct LatentDistribution: Sendable {
 
 /// A diffusers `AutoencoderKL` (the SD 1.x/2.x/SDXL VAE) on the CPU: decode and encode, whole or in tiles
 /// with diffusers' overlap blending, so a large image decodes in bounded memory.
-public final class AutoencoderKLModel: @unchecked Sendable {
+public final class AutoencoderKLModel: ComponentModel, @unchecked Sendable {
     public let configuration: AutoencoderKLConfiguration
     let encoder: VAEEncoder
     let decoder: VAEDecoder
@@ -49,9 +49,7 @@ public final class AutoencoderKLModel: @unchecked Sendable {
     /// Loads a VAE from its `config.json` and weight files.
     public convenience init(configurationJSON: Data, weightFiles: [SafetensorsFile], description: String,
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
-        let config = try AutoencoderKLConfiguration(json: configurationJSON)
-        let weights = ComponentWeights(files: weightFiles, description: description, loading: loading)
-        do { try self.init(configuration: config, weights: weights) } catch { throw ModelError(graphError: error) }
+        try self.init(parsing: configurationJSON, weightFiles: weightFiles, description: description, loading: loading)
     }
 
     /// Decodes VAE-space latents `[B, latent, h, w]` (already divided by the scaling factor, as diffusers'

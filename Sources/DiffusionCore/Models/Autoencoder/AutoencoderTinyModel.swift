@@ -42,7 +42,7 @@ enum TinyLayer {
 
 /// A diffusers `AutoencoderTiny` (TAESD, TAESDXL): a small convolutional VAE that decodes latents to images
 /// about 10–20× faster than `AutoencoderKL`, used for previews and fast decoding.
-public final class AutoencoderTinyModel: @unchecked Sendable {
+public final class AutoencoderTinyModel: ComponentModel, @unchecked Sendable {
     public let configuration: AutoencoderTinyConfiguration
     let encoderLayers: [TinyLayer]
     let decoderLayers: [TinyLayer]
@@ -93,9 +93,7 @@ public final class AutoencoderTinyModel: @unchecked Sendable {
     /// Loads a TAESD from its `config.json` and weight files.
     public convenience init(configurationJSON: Data, weightFiles: [SafetensorsFile], description: String,
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
-        let config = try AutoencoderTinyConfiguration(json: configurationJSON)
-        let weights = ComponentWeights(files: weightFiles, description: description, loading: loading)
-        do { try self.init(configuration: config, weights: weights) } catch { throw ModelError(graphError: error) }
+        try self.init(parsing: configurationJSON, weightFiles: weightFiles, description: description, loading: loading)
     }
 
     /// Decodes latents `[B, latent, h, w]` (TAESD reads the diffusion latents as they are: its scaling factor

@@ -18,7 +18,7 @@ public struct UNetAddedConditions: Sendable {
 
 /// A diffusers `UNet2DConditionModel` (SD 1.x, SD 2.x, SDXL, inpainting, LCM-distilled) on the CPU, its
 /// weights mapped from the component's safetensors files.
-public final class UNetModel: @unchecked Sendable {
+public final class UNetModel: ComponentModel, @unchecked Sendable {
     public let configuration: UNetConfiguration
     let timeLinear1: LinearLayer
     let timeLinear2: LinearLayer
@@ -60,17 +60,7 @@ public final class UNetModel: @unchecked Sendable {
     /// Loads a UNet from a diffusers component folder (`config.json` + weights).
     public convenience init(configurationJSON: Data, weightFiles: [SafetensorsFile], description: String,
                             loading: WeightLoading = .keepHalfPrecision) throws(ModelError) {
-        try self.init(configurationJSON: configurationJSON, weightFiles: weightFiles, description: description,
-                      loading: loading, overrides: [:])
-    }
-
-    /// A UNet whose tensors named in `overrides` are replaced by float32 values (LoRA-fused weights); every
-    /// other tensor stays mapped from the files.
-    convenience init(configurationJSON: Data, weightFiles: [SafetensorsFile], description: String,
-                     loading: WeightLoading, overrides: [String: [Float]]) throws(ModelError) {
-        let config = try UNetConfiguration(json: configurationJSON)
-        let weights = ComponentWeights(files: weightFiles, description: description, loading: loading, overrides: overrides)
-        do { try self.init(configuration: config, weights: weights) } catch { throw ModelError(graphError: error) }
+        try self.init(parsing: configurationJSON, weightFiles: weightFiles, description: description, loading: loading)
     }
 
     /// The predicted noise (or v, or x₀, as the model was trained) for `sample` at `timestep`.

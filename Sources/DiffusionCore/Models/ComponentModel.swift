@@ -1,0 +1,33 @@
+import Foundation
+import LoRAKit
+
+/// The configuration of a diffusers model component, read from its `config.json`.
+protocol ComponentConfiguration {
+    /// The component's folder name in a diffusers pipeline (`unet`, `vae`), which errors name.
+    static var component: String { get }
+    /// Parses `config.json`; `component` names the component in errors.
+    init(json data: Data, component: String) throws(ModelError)
+}
+
+/// A model graph built from a diffusers component: its configuration and its weights (UNet, VAE, TAESD).
+/// The models' public loading initialisers all go through ``init(parsing:weightFiles:description:loading:overrides:)``.
+protocol ComponentModel: AnyObject {
+    associatedtype Configuration: ComponentConfiguration
+    /// Builds the graph, taking every weight it needs from `weights`.
+    init(configuration: Configuration, weights: ComponentWeights) throws
+}
+
+extension ComponentModel {
+    /// Parses `config.json`, maps the weight files (float32 `overrides` replace the tensors they name) and
+    /// builds the graph; a compute-layer failure while building is ``ModelError/computation(_:)``.
+    init(parsing configurationJSON: Data, weightFiles: [SafetensorsFile], description: String, loading: WeightLoading,
+         overrides: [String: [Float]] = [:]) throws(ModelError) {
+        let configuration = try Configuration(json: configurationJSON, component: Configuration.component)
+        let weights = ComponentWeights(files: weightFiles, description: description, loading: loading, overrides: overrides)
+        do { try self.init(configuration: configuration, weights: weights) } catch { throw ModelError(graphError: error) }
+    }
+}
+
+extension UNetConfiguration: ComponentConfiguration { static var component: String { "unet" } }
+extension AutoencoderKLConfiguration: ComponentConfiguration { static var component: String { "vae" } }
+extension AutoencoderTinyConfiguration: ComponentConfiguration { static var component: String { "vae" } }
