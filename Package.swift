@@ -134,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoRAToolTests",
-            dependencies: ["LoRAKit"],
+            dependencies: ["LoRAKit", "DiffusionCore"],
             swiftSettings: swiftSettings
         ),
     ]

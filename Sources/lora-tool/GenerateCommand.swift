@@ -7,7 +7,7 @@ import LoRAKit
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate images from a prompt with a Stable Diffusion model folder (txt2img, img2img).",
+        abstract: "Generate images from a prompt with a Stable Diffusion model folder (txt2img, img2img, inpainting).",
         discussion: """
         The same seed gives the same starting noise as diffusers, InvokeAI and ComfyUI on the CPU (torch's \
         generator). --lcm applies the LCM recipe: LCM scheduler, 4 steps, CFG 1. --clip-skip uses A1111's \
@@ -56,14 +56,10 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("clip-skip"), parsing: .unconditional, help: "A1111 clip skip: 1 = none, 2 = the penultimate layer.")
     var clipSkip: Int?
 
-    @Option(name: .customLong("init-image"), help: "img2img: the start image (PNG or JPEG).")
-    var initImage: String?
-
-    @Option(parsing: .unconditional, help: "img2img strength in (0, 1] (default 0.8).")
-    var strength: Double?
-
     @Option(name: [.short, .long], help: "The output PNG (with --batch N: NAME-1.png … NAME-N.png).")
     var output: String
+
+    @OptionGroup var images: GenerateImageOptions
 
     @OptionGroup var decoding: GenerateDecodingOptions
 
@@ -75,8 +71,6 @@ struct GenerateCommand: ParsableCommand {
         if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1…1000, got \(steps)") }
         if let cfg, !cfg.isFinite || cfg < 0 { throw ValidationError("--cfg must be a finite number ≥ 0") }
         if let clipSkip, clipSkip < 1 { throw ValidationError("--clip-skip must be at least 1 (1 = no skip)") }
-        if let strength, !(strength > 0 && strength <= 1) { throw ValidationError("--strength must be in (0, 1]") }
-        if strength != nil, initImage == nil { throw ValidationError("--strength needs --init-image") }
         if !(1...64).contains(batch) { throw ValidationError("--batch must be in 1…64") }
         if let scheduler { do { _ = try SchedulerRegistry.preset(named: scheduler) } catch { throw ValidationError("\(error)") } }
         for argument in loraArguments {
@@ -126,7 +120,7 @@ struct GenerateCommand: ParsableCommand {
             throw badInputExitCode
         }
         // No output may be an input (the init image, the model folder or a file in it), even with --force.
-        let inputs = [URL(fileURLWithPath: model)] + (initImage.map { [URL(fileURLWithPath: $0)] } ?? [])
+        let inputs = [URL(fileURLWithPath: model)] + images.inputs
             + (decoding.taesd.map { [URL(fileURLWithPath: $0)] } ?? [])
         for url in urls + previewURLs {
             if let reason = OutputPath.conflict(output: url, inputs: inputs) {
@@ -152,16 +146,7 @@ struct GenerateCommand: ParsableCommand {
                                         clipSkip: clipSkip.map { $0 - 1 })
         decoding.configure(&request)
         request.loras = try pipelineLoRAs()
-        if let initImage {
-            do {
-                let loaded = try ImageReader.read(contentsOf: URL(fileURLWithPath: initImage))
-                request.initImage = try ImageProcessor.tensor(from: loaded.rgb, width: width, height: height)
-                request.strength = strength ?? 0.8
-            } catch {
-                printError("\(initImage): \(error)")
-                throw badInputExitCode
-            }
-        }
+        try images.configure(&request, width: width, height: height)
         let progress = GenerationProgress(previewURLs: previewURLs)
         let result: GenerationResult
         do {
@@ -181,9 +166,9 @@ struct GenerateCommand: ParsableCommand {
                 prompt: prompt, negativePrompt: negative, steps: request.steps,
                 sampler: preset?.a1111.first ?? sampler, invokeScheduler: preset?.id, cfgScale: Double(request.guidanceScale),
                 seed: seed, width: size.0, height: size.1, modelName: URL(fileURLWithPath: model).lastPathComponent,
-                base: pipeline.isSDXL ? .sdxl : nil,
-                loras: result.loras.map { GenerationMetadata.LoRA(name: $0.name, weight: Double("\($0.unetStrength)") ?? Double($0.unetStrength)) }, clipSkip: clipSkip, strength: initImage == nil ? nil : request.strength,
-                mode: initImage == nil ? .txt2img : .img2img, version: "LoRAKit")
+                base: pipeline.isSDXL ? .sdxl : (pipeline.baseModel == .sd2 ? .sd2 : .sd1),
+                loras: result.loras.map { GenerationMetadata.LoRA(name: $0.name, weight: Double("\($0.unetStrength)") ?? Double($0.unetStrength)) }, clipSkip: clipSkip, strength: images.initImage == nil ? nil : request.strength,
+                mode: images.mode, version: "LoRAKit")
             do { try PNGWriter.write(image, to: urls[index], metadata: metadata, overwrite: flags.force) } catch {
                 printError("\(error)")
                 throw badInputExitCode
