@@ -156,3 +156,41 @@ struct InpaintingRequestTests {
         }
     }
 }
+
+@Suite("SDXL time ids")
+struct SDXLTimeIDTests {
+    /// The tiny SDXL UNet's config with its added-embedding width set to `ids` time ids beside 20 pooled values.
+    static func configuration(ids: Int) throws -> UNetConfiguration {
+        let url = try #require(PipelineFamilyFixtureTests.base).appendingPathComponent("sdxl-tiny/unet/config.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        object["projection_class_embeddings_input_dim"] = ids * 8 + 20
+        return try UNetConfiguration(json: try JSONSerialization.data(withJSONObject: object))
+    }
+
+    @Test("Six ids: original size, crop, target size as (height, width), the same for the negative")
+    func base() throws {
+        var r = GenerationRequest(prompt: "x")
+        r.originalSize = (width: 160, height: 96)
+        r.cropTopLeft = (top: 8, left: 16)
+        let ids = try GenerationPlan.timeIDs(request: r, width: 64, height: 32, pooledWidth: 20, unet: try Self.configuration(ids: 6))
+        #expect(ids.positive == [96, 160, 8, 16, 32, 64])
+        #expect(ids.negative == ids.positive)
+    }
+
+    @Test("Five ids (refiners, diffusers' requires_aesthetics_score): original size, crop, then the aesthetic score")
+    func refiner() throws {
+        var r = GenerationRequest(prompt: "x")
+        r.aestheticScore = 7
+        let ids = try GenerationPlan.timeIDs(request: r, width: 64, height: 32, pooledWidth: 20, unet: try Self.configuration(ids: 5))
+        #expect(ids.positive == [32, 64, 0, 0, 7])
+        #expect(ids.negative == [32, 64, 0, 0, 2.5])
+    }
+
+    @Test("An added embedding that fits neither is a typed error")
+    func mismatch() throws {
+        #expect(throws: PipelineError.self) {
+            _ = try GenerationPlan.timeIDs(request: GenerationRequest(prompt: "x"), width: 64, height: 32, pooledWidth: 20,
+                                           unet: try Self.configuration(ids: 4))
+        }
+    }
+}
