@@ -120,9 +120,15 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        // What several test targets share (the real-world file locator); never part of a product.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LoRAKitTests",
-            dependencies: ["LoRAKit", "CLoRAKitKernels"],
+            dependencies: ["LoRAKit", "CLoRAKitKernels", "TestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -134,7 +140,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoRAToolTests",
-            dependencies: ["LoRAKit", "DiffusionCore"],
+            dependencies: ["LoRAKit", "DiffusionCore", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

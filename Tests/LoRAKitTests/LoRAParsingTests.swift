@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LoRAKit
+import TestSupport
 
 @Suite("LoRA parsing")
 struct LoRAParsingTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LoRAKit
+import TestSupport
 
 /// A resized file records its new ranks and scales in its own format's layout (kohya `.alpha` tensors,
 /// PEFT `lora_adapter_metadata`, cloneofsimo `unet:N:rank` metadata): read back, and baked into a model,

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the built `lora-tool` binary (see `CLI`) and checks stdout and the exit status.
 @Suite("lora-tool inspect")

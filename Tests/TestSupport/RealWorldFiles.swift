@@ -1,12 +1,12 @@
 import Foundation
 import Testing
 
-/// The shared real-world LoRA files (`../shared/realworld` next to the package root), found from this
-/// source file's path. Tests that use them are enabled only when the folder exists, so a machine without
-/// it reports them as skipped with the reason; when the folder exists, a missing file fails the test.
-enum RealWorld {
+/// The real-world LoRA files (`../shared/realworld` next to the package root), found from this source file's
+/// path, for every test target. Tests that use them are enabled only when the folder exists, so a machine
+/// without it reports them as skipped with the reason; when the folder exists, a missing file fails the test.
+package enum RealWorld {
     /// The package root: the nearest folder above this file holding `Package.swift`.
-    static let packageRoot: URL = {
+    package static let packageRoot: URL = {
         var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while dir.path != "/" {
             if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir }
@@ -16,18 +16,18 @@ enum RealWorld {
     }()
 
     /// `../shared/realworld` beside the package.
-    static let folder = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/realworld").standardizedFileURL
+    package static let folder = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/realworld").standardizedFileURL
 
-    static var isPresent: Bool {
+    package static var isPresent: Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
     /// The reason shown when the tests are skipped.
-    static let missingReason: Comment = "real-world LoRA files not found at ../shared/realworld (looked in \(folder.path))"
+    package static let missingReason: Comment = "real-world LoRA files not found at ../shared/realworld (looked in \(folder.path))"
 
     /// A file of the folder; fails the test when the folder is there but the file is not.
-    static func url(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
+    package static func url(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
         let url = folder.appendingPathComponent(name)
         try #require(FileManager.default.fileExists(atPath: url.path), "\(url.path) is missing", sourceLocation: sourceLocation)
         return url
