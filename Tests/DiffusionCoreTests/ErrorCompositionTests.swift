@@ -60,7 +60,7 @@ struct RuntimeErrorCompositionTests {
         writer.add(.init(name: "norm.weight", dtype: .i32, shape: [2], source: .bytes([UInt8](repeating: 0, count: 8))))
         try writer.write(to: url)
         let file = try SafetensorsFile(contentsOf: url)
-        let weights = ComponentWeights(files: [file], description: "vae")
+        let weights = try ComponentWeights(files: [file], part: .vae, description: "vae")
         let expected = ModelError.invalidWeight(name: "norm.weight", file: "vae", underlying: .unsupportedWeightType(name: "norm.weight", dtype: "I32"))
         #expect(throws: expected) { try weights.vector("norm.weight", count: 2) }
         #expect(expected.description == "vae: weight \"norm.weight\" cannot be used: element type I32 is not a float type")

@@ -105,16 +105,21 @@ struct ModelFixtureTests {
     @Test("A missing or mis-shaped weight is a typed error naming it and the file")
     func badWeights() throws {
         let c = try Case("unet_sd1")
-        var tensors: [String: TensorView] = [:]
-        for info in c.weights.tensors where info.name != "conv_in.bias" { tensors[info.name] = c.weights.tensor(info) }
+        var writer = SafetensorsWriter()
+        for info in c.weights.tensors where info.name != "conv_in.bias" { writer.add(c.weights.tensor(info)) }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unet-missing-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("diffusion_pytorch_model.safetensors")
+        try writer.write(to: file)
         let config = try UNetConfiguration(json: c.config)
         #expect(throws: ModelError.missingWeight(name: "conv_in.bias", file: "unet_sd1")) {
-            _ = try ModelError.wrapping { try UNetModel(configuration: config, weights: ComponentWeights(views: tensors, file: "unet_sd1")) }
+            _ = try UNetModel(configurationJSON: c.config, weightFiles: [try SafetensorsFile(contentsOf: file)], description: "unet_sd1")
         }
         var wrongConfig = config
         wrongConfig.crossAttentionDim = wrongConfig.crossAttentionDim.map { $0 + 1 }
         #expect(throws: ModelError.self) {
-            _ = try ModelError.wrapping { try UNetModel(configuration: wrongConfig, weights: ComponentWeights(files: [c.weights], description: "unet_sd1")) }
+            _ = try ModelError.wrapping { try UNetModel(configuration: wrongConfig, weights: ComponentWeights(files: [c.weights], part: .unet, description: "unet_sd1")) }
         }
     }
 }

@@ -92,7 +92,7 @@ struct PipelinePreviewTests {
         defer { try? FileManager.default.removeItem(at: empty) }
         try FileManager.default.copyItem(at: factor8.appendingPathComponent("config.json"), to: empty.appendingPathComponent("config.json"))
         try Data("not a pickle".utf8).write(to: empty.appendingPathComponent("diffusion_pytorch_model.bin"))
-        #expect(throws: PipelineError.modelFile(.pickleWeights(path: empty.path))) {
+        #expect(throws: PipelineError.modelFile(.pickleWeights(path: empty.appendingPathComponent("diffusion_pytorch_model.bin").path))) {
             try pipeline.loadTinyAutoencoder(folder: empty)
         }
         try FileManager.default.removeItem(at: empty.appendingPathComponent("config.json"))

@@ -5,12 +5,15 @@ import LoRAKit
 protocol ComponentConfiguration {
     /// The component's folder name in a diffusers pipeline (`unet`, `vae`), which errors name.
     static var component: String { get }
+    /// The model part whose tensors the model takes (LoRAKit's model layer).
+    static var part: ModelPart { get }
     /// Parses `config.json`; `component` names the component in errors.
     init(json data: Data, component: String) throws(ModelError)
 }
 
 /// A model graph built from a diffusers component: its configuration and its weights (UNet, VAE, TAESD).
-/// The models' public loading initialisers all go through ``init(parsing:weightFiles:description:loading:overrides:)``.
+/// The models' public loading initialisers all go through ``init(parsing:weightFiles:description:loading:overrides:)``;
+/// the pipeline builds them from the model layer's tensors with ``init(configuration:tensors:description:loading:overrides:)``.
 protocol ComponentModel: AnyObject {
     associatedtype Configuration: ComponentConfiguration
     /// Builds the graph, taking every weight it needs from `weights`.
@@ -23,11 +26,30 @@ extension ComponentModel {
     init(parsing configurationJSON: Data, weightFiles: [SafetensorsFile], description: String, loading: WeightLoading,
          overrides: [String: [Float]] = [:]) throws(ModelError) {
         let configuration = try Configuration(json: configurationJSON, component: Configuration.component)
-        let weights = ComponentWeights(files: weightFiles, description: description, loading: loading, overrides: overrides)
+        let weights = try ComponentWeights(files: weightFiles, part: Configuration.part, description: description,
+                                           loading: loading, overrides: overrides)
+        do { try self.init(configuration: configuration, weights: weights) } catch { throw ModelError(graphError: error) }
+    }
+
+    /// Builds the graph over a component's tensors from LoRAKit's model layer (a diffusers folder, shards, an
+    /// LDM-named VAE file or a section of a single-file checkpoint); `overrides` (canonical names and shapes)
+    /// replace the parameters they name — LoRA-fused weights.
+    init(configuration: Configuration, tensors: ComponentTensors, description: String, loading: WeightLoading,
+         overrides: [String: [Float]] = [:]) throws(ModelError) {
+        let weights = ComponentWeights(tensors: tensors, description: description, loading: loading, overrides: overrides)
         do { try self.init(configuration: configuration, weights: weights) } catch { throw ModelError(graphError: error) }
     }
 }
 
-extension UNetConfiguration: ComponentConfiguration { static var component: String { "unet" } }
-extension AutoencoderKLConfiguration: ComponentConfiguration { static var component: String { "vae" } }
-extension AutoencoderTinyConfiguration: ComponentConfiguration { static var component: String { "vae" } }
+extension UNetConfiguration: ComponentConfiguration {
+    static var component: String { "unet" }
+    static var part: ModelPart { .unet }
+}
+extension AutoencoderKLConfiguration: ComponentConfiguration {
+    static var component: String { "vae" }
+    static var part: ModelPart { .vae }
+}
+extension AutoencoderTinyConfiguration: ComponentConfiguration {
+    static var component: String { "vae" }
+    static var part: ModelPart { .vae }
+}

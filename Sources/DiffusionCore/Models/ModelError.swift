@@ -1,3 +1,5 @@
+import LoRAKit
+
 /// Why a diffusion model (UNet, VAE, TAESD) could not be configured, loaded or run.
 public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `config.json` is missing, not JSON, or lacks a field the graph needs.
@@ -10,6 +12,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case weightShapeMismatch(name: String, file: String, expected: [Int], found: [Int])
     /// A weight that cannot be used (an element type that is not float, a zero-sized shape); `underlying` says why.
     case invalidWeight(name: String, file: String, underlying: TensorError)
+    /// The component's weights could not be gathered by LoRAKit's model layer (a parameter stored twice, …).
+    case modelFile(ModelFileError)
     /// Tensors in the file that the graph does not use (a sign of the wrong config or model kind).
     case unexpectedWeights(names: [String], file: String)
     /// An input tensor of the wrong shape was passed to a model call.
@@ -31,6 +35,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(file): weight \"\(name)\" cannot be used: element type \(dtype) is not a float type"
         case let .invalidWeight(name, file, underlying):
             return "\(file): weight \"\(name)\" cannot be used: \(underlying)"
+        case let .modelFile(underlying):
+            return underlying.description
         case let .unexpectedWeights(names, file):
             let shown = names.prefix(5).joined(separator: ", ")
             let more = names.count > 5 ? " and \(names.count - 5) more" : ""

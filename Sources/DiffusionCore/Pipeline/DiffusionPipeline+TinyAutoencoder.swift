@@ -21,21 +21,17 @@ extension DiffusionPipeline {
         guard let config = try? Data(contentsOf: folder.appendingPathComponent("config.json")) else {
             throw .missingComponent(name: "config.json", folder: path)
         }
-        let names = AutoencoderTinyModel.weightFileNames(in: folder)
-        guard !names.isEmpty else {
-            let all = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-            if all.contains(where: { [".bin", ".pth", ".pt", ".ckpt"].contains(where: $0.hasSuffix) }) { throw .modelFile(.pickleWeights(path: path)) }
-            throw .missingComponent(name: "weights (*.safetensors)", folder: path)
-        }
-        var files: [SafetensorsFile] = []
-        for name in names {
-            let file = folder.appendingPathComponent(name).path
-            do { files.append(try SafetensorsFile(path: file)) } catch { throw .modelFile(.unreadable(path: file, error: error)) }
+        // The weights by LoRAKit's variant rule: `diffusion_pytorch_model.safetensors`, else its `fp16` variant, or shards.
+        let tensors: ComponentTensors
+        do { tensors = try ModelBundle.openComponent(folder: folder, part: .vae).tensors } catch {
+            if case .notAModel = error { throw .missingComponent(name: "weights (diffusion_pytorch_model*.safetensors)", folder: path) }
+            throw .modelFile(error)
         }
         let model: AutoencoderTinyModel
-        do { model = try AutoencoderTinyModel(configurationJSON: config, weightFiles: files, description: path, loading: loading) } catch {
-            throw .model(error)
-        }
+        do {
+            model = try AutoencoderTinyModel(configuration: try AutoencoderTinyConfiguration(json: config), tensors: tensors,
+                                             description: path, loading: loading)
+        } catch { throw .model(error) }
         try setTinyAutoencoder(model, path: path)
     }
 

@@ -1,16 +1,23 @@
 import Foundation
 import LoRAKit
 
-/// A Stable Diffusion pipeline (SD 1.x, SD 2.x, SDXL; LCM-distilled UNets too) loaded once from a diffusers
-/// folder and run for many requests: txt2img and img2img with classifier-free guidance, any scheduler of the
-/// zoo, and torch's CPU generator for the noise, so a seed gives diffusers' numbers.
+/// A Stable Diffusion pipeline (SD 1.x, SD 2.x, SDXL; LCM-distilled UNets too) loaded once and run for many
+/// requests: txt2img and img2img with classifier-free guidance, any scheduler of the zoo, and torch's CPU
+/// generator for the noise, so a seed gives diffusers' numbers.
+///
+/// It loads a diffusers folder (variant and sharded weights by LoRAKit's model layer) or a single-file SD 1.x /
+/// SD 2.x / SDXL checkpoint in original LDM/SGM names, its architecture told from the tensor shapes
+/// (see ``init(contentsOf:options:)``). Weights stay mapped.
 ///
 /// ```swift
-/// let pipeline = try DiffusionPipeline(folder: URL(fileURLWithPath: "models/sd15"))
+/// let pipeline = try DiffusionPipeline(contentsOf: URL(fileURLWithPath: "models/sd15"))
 /// let result = try pipeline.generate(GenerationRequest(prompt: "a photo of an astronaut", steps: 25, seed: 42))
 /// ```
 public final class DiffusionPipeline: @unchecked Sendable {
-    public let folder: URL
+    /// The folder or file loaded.
+    public let url: URL
+    /// The folder or file loaded (``url``).
+    public var folder: URL { url }
     /// The prompt encoder as generation runs it: the text encoder(s) with the active LoRAs fused in, and the
     /// embeddings those LoRAs carry.
     public internal(set) var promptEncoder: PromptEncoder
@@ -21,7 +28,9 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// Where `<lora:NAME:W>` prompt tags and ``GenerationRequest`` LoRA names are looked up: by default
     /// `$LORAKIT_HOME/loras`, else `~/.lorakit/loras` (as `lora-tool merge` and `generate` look them up).
     public var loraLibrary = LoRALibrary()
-    let unetSource: (config: Data, files: [SafetensorsFile], description: String, loading: WeightLoading)
+    /// What each weight component was built from: the model layer's tensors (what LoRAs fuse against) and config.
+    let sources: PipelineSources
+    let loading: WeightLoading
     let unetFusionSource: FusionSource
     let tokenizers: [CLIPTokenizer]
     /// The text encoders as loaded (what LoRA-fused encoders are derived from).
@@ -38,59 +47,53 @@ public final class DiffusionPipeline: @unchecked Sendable {
     public let vae: AutoencoderKLModel
     /// A tiny autoencoder (TAESD) for previews and, on request, the final decode; see ``loadTinyAutoencoder(folder:loading:)``.
     public internal(set) var tinyAutoencoder: AutoencoderTinyModel?
-    /// The model's own `scheduler/scheduler_config.json`.
+    /// The model's scheduler configuration (`scheduler/scheduler_config.json`, or the family's built-in one).
     public let schedulerConfig: SchedulerConfig
     /// SDXL pipelines encode an empty negative prompt as zeros (`force_zeros_for_empty_prompt`, on by default).
     public let forceZerosForEmptyPrompt: Bool
+    /// What was read: weight files, variant, shards, and which configurations came from the model and which
+    /// from built-in family tables.
+    public let loadReport: ModelLoadReport
 
     /// Whether this is an SDXL pipeline (two text encoders, `text_time` UNet conditioning).
     public var isSDXL: Bool { promptEncoder.isSDXL }
 
     /// Loads every component of a diffusers pipeline folder; weights stay mapped.
-    public init(folder: URL, loading: WeightLoading = .keepHalfPrecision) throws(PipelineError) {
-        self.folder = folder
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else {
-            throw .unreadable(path: folder.path, reason: "no such file or folder")
+    public convenience init(folder: URL, loading: WeightLoading = .keepHalfPrecision) throws(PipelineError) {
+        try self.init(contentsOf: folder, options: ModelLoadOptions(loading: loading))
+    }
+
+    /// Loads a model: a diffusers pipeline folder (`model_index.json`; the weight variant and shards chosen by
+    /// LoRAKit's model layer), or a single-file SD 1.x / SD 2.x / SDXL checkpoint (`.safetensors` in LDM/SGM
+    /// names) whose architecture is told from its tensor shapes, with tokenizers and scheduler from the family's
+    /// built-in configuration (or from ``ModelLoadOptions/configFolder``). Pickles (`.ckpt`, `.pt`, `.bin`,
+    /// `.pth`) are refused. ``loadReport`` says what was read.
+    public init(contentsOf url: URL, options: ModelLoadOptions = ModelLoadOptions()) throws(PipelineError) {
+        self.url = url
+        let bundle: ModelBundle
+        do { bundle = try ModelBundle.open(url, options: .init(variant: options.variant)) } catch { throw .modelFile(error) }
+        let sources = try PipelineSources.load(bundle, options: options)
+        self.sources = sources
+        loading = options.loading
+        var encoders: [CLIPTextEncoder] = []
+        for source in sources.textEncoders {
+            do { encoders.append(try CLIPTextEncoder(config: source.config, tensors: source.tensors)) } catch { throw .text(error) }
         }
-        guard isDirectory.boolValue else {
-            let ext = folder.pathExtension.lowercased()
-            if ["ckpt", "pt", "pth", "bin"].contains(ext) {
-                throw .unreadable(path: folder.path, reason: "a pickle checkpoint; pickles can run code when loaded and are never opened here: use a .safetensors file or a diffusers folder")
-            }
-            throw .unreadable(path: folder.path, reason: "generation needs a diffusers model folder; single-file checkpoints are not loaded by the pipeline yet")
-        }
-        let files = PipelineFiles(folder: folder)
-        guard files.has("text_encoder") else { throw .missingComponent(name: "text_encoder", folder: folder.path) }
-        var tokenizers: [CLIPTokenizer] = [], encoders: [CLIPTextEncoder] = [], sources: [FusionSource] = []
-        for (tok, enc, part) in [("tokenizer", "text_encoder", ModelPart.textEncoder), ("tokenizer_2", "text_encoder_2", .textEncoder2)] {
-            guard files.has(enc) else { continue }
-            do {
-                tokenizers.append(try CLIPTokenizer(folder: try files.component(tok)))
-                let (_, weightFiles) = try files.weights(enc)
-                let config = try CLIPTextConfig(contentsOf: try files.component(enc).appendingPathComponent("config.json"))
-                encoders.append(try CLIPTextEncoder(config: config, files: weightFiles))
-                sources.append(FusionSource(part: part, diffusersFiles: weightFiles))
-            } catch { throw PipelineError(layerError: error) }
-        }
-        do { promptEncoder = try PromptEncoder(tokenizers: tokenizers, encoders: encoders) } catch { throw .text(error) }
-        self.tokenizers = tokenizers
+        do { promptEncoder = try PromptEncoder(tokenizers: sources.tokenizers, encoders: encoders) } catch { throw .text(error) }
+        tokenizers = sources.tokenizers
         originalTextEncoders = encoders
-        textEncoderFusionSources = sources
-        partsPresent = Set([.unet] + sources.map(\.part))
-        let (unetConfig, unetFiles) = try files.weights("unet")
-        unetSource = (unetConfig, unetFiles, files.describe("unet"), loading)
-        unetFusionSource = FusionSource(part: .unet, diffusersFiles: unetFiles)
+        textEncoderFusionSources = sources.textEncoders.map { FusionSource(part: $0.part, tensors: $0.tensors) }
+        partsPresent = Set([.unet] + sources.textEncoders.map(\.part))
+        unetFusionSource = FusionSource(part: .unet, tensors: sources.unetTensors)
         do {
-            unet = try UNetModel(configurationJSON: unetConfig, weightFiles: unetFiles, description: files.describe("unet"), loading: loading)
+            unet = try UNetModel(configuration: sources.unetConfig, tensors: sources.unetTensors, description: sources.unetDescription,
+                                 loading: options.loading)
+            vae = try AutoencoderKLModel(configuration: sources.vaeConfig, tensors: sources.vaeTensors,
+                                         description: sources.vaeDescription, loading: options.loading)
         } catch { throw .model(error) }
-        let (vaeConfig, vaeFiles) = try files.weights("vae")
-        do {
-            vae = try AutoencoderKLModel(configurationJSON: vaeConfig, weightFiles: vaeFiles, description: files.describe("vae"), loading: loading)
-        } catch { throw .model(error) }
-        let schedulerURL = try files.component("scheduler").appendingPathComponent("scheduler_config.json")
-        do { schedulerConfig = try SchedulerConfig.load(contentsOf: schedulerURL) } catch { throw .scheduler(error) }
-        forceZerosForEmptyPrompt = files.modelIndexFlag("force_zeros_for_empty_prompt") ?? true
+        schedulerConfig = sources.schedulerConfig
+        forceZerosForEmptyPrompt = sources.forceZerosForEmptyPrompt
+        loadReport = sources.report
     }
 
     /// Runs a request to the end, reporting each step to `onEvent` and stopping between steps when

@@ -1,30 +1,25 @@
 import LoRAKit
 
-/// The mapped original weights of one model part, indexed under canonical names, that LoRAs are fused from.
+/// The mapped original weights of one model part, under canonical names, that LoRAs are fused from: the same
+/// tensors (and index) the model was loaded from, whatever the file's naming (a diffusers file, shards, or a
+/// single-file checkpoint's LDM/SGM names through the model layer's tables).
 struct FusionSource: Sendable {
     let part: ModelPart
-    let files: [SafetensorsFile]
-    let indexes: [ParameterIndex]
+    let tensors: ComponentTensors
 
-    /// A part read from diffusers component files (`unet/…`, `text_encoder/model.safetensors`).
-    init(part: ModelPart, diffusersFiles files: [SafetensorsFile]) {
+    init(part: ModelPart, tensors: ComponentTensors) {
         self.part = part
-        self.files = files
-        indexes = files.map { ParameterIndex.diffusersComponent($0, component: part) }
+        self.tensors = tensors
     }
 
-    /// Where `patch` lands, by `lora-tool merge`'s placement rules, and in which file.
-    func placement(of patch: any WeightPatch) -> (file: Int, placement: PatchPlacement)? {
-        for (f, index) in indexes.enumerated() {
-            if let placement = PatchPlacement.resolve(patch, in: index) { return (f, placement) }
-        }
-        return nil
+    /// Where `patch` lands, by `lora-tool merge`'s placement rules.
+    func placement(of patch: any WeightPatch) -> PatchPlacement? {
+        PatchPlacement.resolve(patch, in: tensors.index)
     }
 
-    /// The original values of the canonical parameter at `location` of file `f`, with its canonical shape.
-    func original(_ location: ParameterLocation, file f: Int, name: String) -> (values: [Float], shape: [Int])? {
-        guard let info = files[f].info(named: location.tensorName) else { return nil }
-        let tensor = ModelTensor(canonicalName: name, view: files[f].tensor(info), location: location)
+    /// The original values of the canonical parameter `name`, with its canonical shape.
+    func original(name: String) -> (values: [Float], shape: [Int])? {
+        guard let tensor = try? tensors.tensor(name) else { return nil }
         return (tensor.floats(), tensor.shape)
     }
 }
@@ -50,18 +45,17 @@ enum LoRAFusion {
         var weights: Set<String> = []
         for input in inputs {
             for patch in input.file.modules where ModelPart(patch.target.component) == source.part {
-                guard let (f, placement) = source.placement(of: patch) else {
+                guard let placement = source.placement(of: patch) else {
                     skipped.append("\(input.name): \(patch.target) (the model has no such layer)")
                     continue
                 }
                 if placement.biasMissing {
                     skipped.append("\(input.name): \(patch.target).bias (the model layer has no bias; the weight is patched)")
                 }
-                var targets: [(name: String, location: ParameterLocation, isBias: Bool)] =
-                    [(PatchPlacement.weightKey(patch.target).name, placement.weight, false)]
-                if let bias = placement.bias { targets.append((PatchPlacement.biasKey(patch.target).name, bias, true)) }
+                var targets: [(name: String, isBias: Bool)] = [(PatchPlacement.weightKey(patch.target).name, false)]
+                if placement.bias != nil { targets.append((PatchPlacement.biasKey(patch.target).name, true)) }
                 for target in targets {
-                    guard let original = source.original(target.location, file: f, name: target.name) else { continue }
+                    guard let original = source.original(name: target.name) else { continue }
                     var values = overrides[target.name] ?? original.values
                     do {
                         try PatchPlacement.applyCanonical(patch, isBias: target.isBias, strength: input.strength,

@@ -71,7 +71,7 @@ extension DiffusionPipeline {
         let base = baseModel
         for lora in loras {
             if let loraBase = lora.file.baseModel.detected, loraBase != base {
-                throw .loraBaseMismatch(lora: lora.name, loraBase: loraBase.displayName, model: folder.lastPathComponent,
+                throw .loraBaseMismatch(lora: lora.name, loraBase: loraBase.displayName, model: url.lastPathComponent,
                                         modelBase: base.displayName)
             }
         }
@@ -105,11 +105,10 @@ extension DiffusionPipeline {
         do { prompts = try PromptEncoder(tokenizers: tokenizers, encoders: encoders, embeddings: embeddings) } catch { throw .text(error) }
         // The UNet as loaded stays when neither the old nor the new set patches it.
         if !unetOverrides.isEmpty || fusion?.unetPatched == true {
-            let source = unetSource
             do {
                 // LoRA-fused tensors replace the mapped ones they name; every other tensor stays mapped.
-                unet = try UNetModel(parsing: source.config, weightFiles: source.files, description: source.description,
-                                     loading: source.loading, overrides: unetOverrides)
+                unet = try UNetModel(configuration: sources.unetConfig, tensors: sources.unetTensors,
+                                     description: sources.unetDescription, loading: loading, overrides: unetOverrides)
             } catch { throw .model(error) }
         }
         promptEncoder = prompts

@@ -57,41 +57,36 @@ public struct CLIPTextEncoder: Sendable {
         return copy
     }
 
+    /// Builds the encoder from a configuration and a text encoder's tensors in LoRAKit's model layer (a diffusers
+    /// folder, shards, or a section of a single-file checkpoint), with the parameters named in `overrides`
+    /// (canonical names and shapes) replaced — LoRA-fused weights.
+    package init(config: CLIPTextConfig, tensors: ComponentTensors, overrides: [String: [Float]] = [:]) throws(TextError) {
+        try config.validate(file: "config.json")
+        self.config = config
+        activation = try config.activation()
+        weights = try CLIPTextWeights(config: config, tensors: tensors, overrides: overrides)
+    }
+
     /// Loads a diffusers `text_encoder/` (or `text_encoder_2/`) folder: `config.json` and `model.safetensors`
-    /// (or its fp16 variant, or the shards a `model.safetensors.index.json` lists).
+    /// (else its fp16 variant, or the shards a `model.safetensors.index.json` lists — LoRAKit's variant rule).
     /// - Throws: the errors of ``init(config:files:)``; ``TextError/weightFile(file:reason:)`` when the folder has
-    ///   no safetensors weights (pickled `pytorch_model.bin` is never loaded),
-    ///   ``TextError/unreadableWeights(file:underlying:)`` when a weight file cannot be opened.
+    ///   no safetensors weights (pickled `pytorch_model.bin` is never loaded).
     public init(folder: URL) throws(TextError) {
         let config = try CLIPTextConfig(contentsOf: folder.appendingPathComponent("config.json"))
-        let fm = FileManager.default
-        var names: [String] = []
-        let index = folder.appendingPathComponent("model.safetensors.index.json")
-        if let data = try? Data(contentsOf: index),
-           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-           let map = object["weight_map"] as? [String: String] {
-            names = Array(Set(map.values)).sorted()
-        } else {
-            for candidate in ["model.safetensors", "model.fp16.safetensors"]
-            where fm.fileExists(atPath: folder.appendingPathComponent(candidate).path) {
-                names = [candidate]
-                break
+        let tensors: ComponentTensors
+        do { tensors = try ModelBundle.openComponent(folder: folder, part: .textEncoder).tensors } catch {
+            switch error {
+            case .pickleWeights:
+                throw .weightFile(file: folder.path, reason: "only pytorch_model.bin (a pickle, never loaded); convert it to model.safetensors")
+            case .notAModel:
+                throw .weightFile(file: folder.path, reason: "no model.safetensors")
+            case let .unreadable(path, underlying):
+                throw .unreadableWeights(file: path, underlying: underlying)
+            default:
+                throw .modelFile(error)
             }
         }
-        guard !names.isEmpty else {
-            let pickled = fm.fileExists(atPath: folder.appendingPathComponent("pytorch_model.bin").path)
-            throw .weightFile(file: folder.path, reason: pickled
-                ? "only pytorch_model.bin (a pickle, never loaded); convert it to model.safetensors"
-                : "no model.safetensors")
-        }
-        var files: [SafetensorsFile] = []
-        for name in names {
-            let url = folder.appendingPathComponent(name)
-            do { files.append(try SafetensorsFile(contentsOf: url)) } catch {
-                throw .unreadableWeights(file: url.path, underlying: error)
-            }
-        }
-        try self.init(config: config, files: files)
+        try self.init(config: config, tensors: tensors)
     }
 
     /// Width of the hidden states.

@@ -21,49 +21,62 @@ struct CLIPTextWeights: Sendable {
 
     /// Reads every weight `config` implies from `files` (shards of one model), checking each shape.
     /// - Throws: ``TextError/missingWeight(_:)``, ``TextError/weightShapeMismatch(name:expected:actual:)``,
-    ///   ``TextError/weightFile(file:reason:)``, ``TextError/invalidWeight(name:underlying:)``.
+    ///   ``TextError/weightFile(file:reason:)``, ``TextError/invalidWeight(name:underlying:)``, ``TextError/modelFile(_:)``.
     init(config: CLIPTextConfig, files: [SafetensorsFile]) throws(TextError) {
-        var index: [String: (SafetensorsFile, TensorInfo)] = [:]
-        for file in files { for info in file.tensors { index[info.name] = (file, info) } }
-        let prefix = index.keys.contains { $0.hasPrefix("text_model.") } ? "text_model." : ""
+        let tensors: ComponentTensors
+        do { tensors = try ComponentTensors(part: .textEncoder, safetensors: files) } catch {
+            throw .modelFile(error)
+        }
+        try self.init(config: config, tensors: tensors)
+    }
+
+    /// Reads every weight `config` implies from a text encoder's tensors in LoRAKit's model layer (transformers
+    /// names with the `text_model.` level, whatever the file's naming: OpenCLIP's fused q/k/v thirds and its
+    /// transposed `text_projection` come through the name table). `overrides` replaces parameters by canonical
+    /// name, in canonical shape (LoRA-fused weights).
+    init(config: CLIPTextConfig, tensors: ComponentTensors, overrides: [String: [Float]] = [:]) throws(TextError) {
+        let prefix = "text_model."
         let d = config.hiddenSize, inner = config.intermediateSize
 
-        func view(_ name: String, _ shape: [Int], prefixed: Bool = true) throws(TextError) -> TensorView {
+        func values(_ name: String, _ shape: [Int], prefixed: Bool = true) throws(TextError) -> [Float] {
             let key = (prefixed ? prefix : "") + name
-            guard let (file, info) = index[key] else { throw .missingWeight(key) }
-            guard info.shape == shape else { throw .weightShapeMismatch(name: key, expected: shape, actual: info.shape) }
-            guard info.dtype.isFloatingPoint else {
-                throw .weightFile(file: file.path ?? "weights", reason: "\(key) holds \(info.dtype.rawValue) values")
+            guard let t = try? tensors.tensor(key) else { throw .missingWeight(key) }
+            guard t.shape == shape else { throw .weightShapeMismatch(name: key, expected: shape, actual: t.shape) }
+            guard t.dtype.isFloatingPoint else {
+                throw .weightFile(file: tensors.path(of: key), reason: "\(key) holds \(t.dtype.rawValue) values")
             }
-            return file.tensor(info)
+            return overrides[key] ?? t.floats()
         }
-        func vector(_ name: String, _ count: Int) throws(TextError) -> Tensor {
-            WeightMatrix.decode(try view(name, [count]))
+        func tensor(_ name: String, _ shape: [Int], prefixed: Bool = true) throws(TextError) -> Tensor {
+            let v = try values(name, shape, prefixed: prefixed)
+            do { return try Tensor(shape: shape, scalars: v) } catch {
+                throw .invalidWeight(name: (prefixed ? prefix : "") + name, underlying: error)
+            }
         }
+        func vector(_ name: String, _ count: Int) throws(TextError) -> Tensor { try tensor(name, [count]) }
         func matrix(_ name: String, _ shape: [Int], prefixed: Bool = true) throws(TextError) -> WeightMatrix {
-            let v = try view(name, shape, prefixed: prefixed)
-            do { return try WeightMatrix(v, loading: .widenAtLoad) } catch {
-                throw .invalidWeight(name: v.name, underlying: error)
+            let t = try tensor(name, shape, prefixed: prefixed)
+            do { return try WeightMatrix(t) } catch {
+                throw .invalidWeight(name: (prefixed ? prefix : "") + name, underlying: error)
             }
         }
-
-        tokenEmbedding = WeightMatrix.decode(try view("embeddings.token_embedding.weight", [config.vocabSize, d]))
-        positionEmbedding = WeightMatrix.decode(try view("embeddings.position_embedding.weight", [config.maxPositionEmbeddings, d]))
+        tokenEmbedding = try tensor("embeddings.token_embedding.weight", [config.vocabSize, d])
+        positionEmbedding = try tensor("embeddings.position_embedding.weight", [config.maxPositionEmbeddings, d])
         var layers: [Layer] = []
         for l in 0..<config.numHiddenLayers {
             let p = "encoder.layers.\(l)."
             var qkv = [Float](), qkvBias = [Float]()
             qkv.reserveCapacity(3 * d * d)
             for part in ["q", "k", "v"] {
-                qkv += try view(p + "self_attn.\(part)_proj.weight", [d, d]).floats()
-                qkvBias += try view(p + "self_attn.\(part)_proj.bias", [d]).floats()
+                qkv += try values(p + "self_attn.\(part)_proj.weight", [d, d])
+                qkvBias += try values(p + "self_attn.\(part)_proj.bias", [d])
             }
             let stacked: WeightMatrix, stackedBias: Tensor
             do {
                 stacked = try WeightMatrix(Tensor(shape: [3 * d, d], scalars: qkv))
                 stackedBias = try Tensor(shape: [3 * d], scalars: qkvBias)
             } catch {
-                throw .invalidWeight(name: p + "self_attn.{q,k,v}_proj", underlying: error)
+                throw .invalidWeight(name: prefix + p + "self_attn.{q,k,v}_proj", underlying: error)
             }
             layers.append(Layer(
                 layerNorm1Weight: try vector(p + "layer_norm1.weight", d), layerNorm1Bias: try vector(p + "layer_norm1.bias", d),
@@ -76,7 +89,7 @@ struct CLIPTextWeights: Sendable {
         self.layers = layers
         finalLayerNormWeight = try vector("final_layer_norm.weight", d)
         finalLayerNormBias = try vector("final_layer_norm.bias", d)
-        if let projection = config.projectionDim, config.architecture == "CLIPTextModelWithProjection" || index["text_projection.weight"] != nil {
+        if let projection = config.projectionDim, config.architecture == "CLIPTextModelWithProjection" || tensors.contains("text_projection.weight") {
             textProjection = try matrix("text_projection.weight", [projection, d], prefixed: false)
         } else {
             textProjection = nil

@@ -37,6 +37,8 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
     case weightFile(file: String, reason: String)
     /// A weight file could not be opened as safetensors.
     case unreadableWeights(file: String, underlying: SafetensorsError)
+    /// The encoder's weights could not be gathered by LoRAKit's model layer (a bad shard index, a parameter stored twice…).
+    case modelFile(ModelFileError)
     /// A weight has the right shape but cannot be used (the compute layer refused it).
     case invalidWeight(name: String, underlying: TensorError)
     /// `clip_skip` asks for a layer the encoder does not have.
@@ -82,6 +84,8 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
             return "cannot read text encoder weights \(file): \(reason)"
         case let .unreadableWeights(file, underlying):
             return "cannot read text encoder weights \(file): \(underlying)"
+        case let .modelFile(underlying):
+            return "cannot read text encoder weights: \(underlying)"
         case let .invalidWeight(name, underlying):
             return "text encoder weight \(name) cannot be used: \(underlying)"
         case let .invalidClipSkip(clipSkip, layers):

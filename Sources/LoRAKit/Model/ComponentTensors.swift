@@ -1,3 +1,5 @@
+import Foundation
+
 /// The tensors of one model part under their canonical (diffusers / transformers) names, whatever
 /// the file's naming: a diffusers file, shards, or a section of an LDM/SGM checkpoint. What a model
 /// loader reads weights through.
@@ -10,10 +12,16 @@ package struct ComponentTensors: Sendable {
     /// Canonical name → (file, location).
     private let entries: [String: (file: Int, location: ParameterLocation)]
     private let files: [SafetensorsFile]
+    /// The paths of the files read (one, or the shards).
+    package let paths: [String]
+    /// The canonical index of the part over all its files: what LoRA patches are resolved against
+    /// (``PatchPlacement/resolve(_:in:)``), so fusion finds the parameters the model loaded.
+    package let index: ParameterIndex
 
     init(part: ModelPart, files weightFiles: [WeightFile]) throws(ModelFileError) {
         self.part = part
         var entries: [String: (file: Int, location: ParameterLocation)] = [:]
+        var merged = ParameterIndex()
         for (f, file) in weightFiles.enumerated() {
             let index = file.index.restricted(to: part)
             if let duplicate = index.duplicates.first {
@@ -23,11 +31,36 @@ package struct ComponentTensors: Sendable {
                 if entries.updateValue((f, location), forKey: key.name) != nil {
                     throw .duplicateParameter(path: file.url.path, name: key.name)
                 }
+                merged.insert(key, location)
             }
         }
         self.entries = entries
         self.files = weightFiles.map(\.safetensors)
+        self.paths = weightFiles.map(\.url.path)
+        self.index = merged
     }
+
+    /// The tensors of one component stored in `files` (one file or its shards) under diffusers /
+    /// transformers names — or, for a VAE, original LDM names (a shared standalone VAE file).
+    /// - Throws: ``ModelFileError/duplicateParameter(path:name:)`` when two files hold one parameter.
+    package init(part: ModelPart, safetensors: [SafetensorsFile]) throws(ModelFileError) {
+        let weightFiles = safetensors.map { file in
+            let url = URL(fileURLWithPath: file.path ?? "weights")
+            let index: ParameterIndex = part == .vae && ModelKind.sniff(file.names) == .ldmVAE
+                ? .ldmVAE(file) : .diffusersComponent(file, component: part)
+            return WeightFile(url: url, relativePath: url.lastPathComponent, variant: nil, safetensors: file, index: index)
+        }
+        try self.init(part: part, files: weightFiles)
+    }
+
+    /// The file holding `name` (for messages), or the first file.
+    package func path(of name: String) -> String {
+        guard let (f, _) = entries[name] else { return paths.first ?? "" }
+        return paths[f]
+    }
+
+    /// The stored tensor name of the canonical parameter `name` (differs in single-file checkpoints).
+    package func storedName(of name: String) -> String? { entries[name]?.location.tensorName }
 
     /// Every canonical parameter name, sorted.
     package var names: [String] { entries.keys.sorted() }
@@ -95,6 +128,17 @@ package struct ModelTensor: Sendable {
                 initialized = elementCount
             }
         }
+    }
+
+    /// The parameter as a view of the mapped file under its canonical shape — a whole tensor, a squeezed one,
+    /// or the row third of a fused one — or nil when only a copy can give it (a transposed matrix).
+    package var mappedView: TensorView? {
+        if location.storage == .transposed, view.shape.count == 2 { return nil }
+        let range = byteRange
+        let lower = view.info.dataOffsets.lowerBound
+        let info = TensorInfo(name: view.info.name, dtype: view.dtype, shape: shape,
+                              dataOffsets: (lower + range.lowerBound)..<(lower + range.upperBound))
+        return TensorView(info: info, storage: view.storage, dataStart: view.dataStart)
     }
 
     /// Drops the stored tensor's pages from memory (they are read again if touched).

@@ -60,7 +60,7 @@ enum DiffusersLayout {
             guard let variant = singleFileVariant(name, stem: stem), !sharded.contains(variant.value) else { continue }
             sets.append(.init(variant: variant.value, files: [folder.appendingPathComponent(name)], shardIndex: nil))
         }
-        if sets.isEmpty, let pickle = names.first(where: { n in n.hasPrefix(stem + ".") && pickleExtensions.contains { n.hasSuffix($0) } }) {
+        if sets.isEmpty, let pickle = names.first(where: { n in (n.hasPrefix(stem + ".") || n.hasPrefix("pytorch_" + stem + ".")) && pickleExtensions.contains { n.hasSuffix($0) } }) {
             throw .pickleWeights(path: folder.appendingPathComponent(pickle).path)
         }
         return sets.sorted { ($0.variant ?? "") < ($1.variant ?? "") }

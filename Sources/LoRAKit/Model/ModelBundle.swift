@@ -128,6 +128,7 @@ public struct ModelBundle: Sendable {
     }
 
     private static func openFile(_ url: URL, options: Options) throws(ModelFileError) -> ModelBundle {
+        if DiffusersLayout.pickleExtensions.contains("." + url.pathExtension.lowercased()) { throw .pickleWeights(path: url.path) }
         let st = try openSafetensors(url)
         let set = WeightSet(variant: nil, files: [url], shardIndex: nil)
         let kind = ModelKind.sniff(st.names)
@@ -161,6 +162,34 @@ public struct ModelBundle: Sendable {
 
     static func openSafetensors(_ url: URL) throws(ModelFileError) -> SafetensorsFile {
         do { return try SafetensorsFile(contentsOf: url) } catch { throw .unreadable(path: url.path, error: error) }
+    }
+}
+
+extension ModelBundle {
+    /// Opens one diffusers component folder on its own (`unet/`, `text_encoder/`, `vae/`, as
+    /// `from_pretrained(…, subfolder=)` reads it) with the same variant and shard rules as a pipeline folder.
+    /// - Throws: ``ModelFileError/notAModel(path:reason:)`` when the folder has no weights,
+    ///   ``ModelFileError/pickleWeights(path:)`` when it has only pickles, the shard and variant errors.
+    package static func openComponent(folder: URL, part: ModelPart, variant: String? = nil)
+        throws(ModelFileError) -> (weights: WeightSet, tensors: ComponentTensors) {
+        guard let stem = DiffusersLayout.entries.first(where: { $0.part == part })?.weightStem else {
+            throw .notAModel(path: folder.path, reason: "\(part.rawValue) holds no weights")
+        }
+        let sets = try DiffusersLayout.weightSets(in: folder, stem: stem)
+        guard let chosen = DiffusersLayout.choose(sets, requested: variant) else {
+            throw .notAModel(path: folder.path, reason: "no \(stem).safetensors")
+        }
+        if let variant, chosen.variant != variant {
+            throw .variantNotFound(path: folder.path, variant: variant, available: sets.compactMap(\.variant))
+        }
+        var files: [WeightFile] = []
+        for file in chosen.files {
+            let st = try openSafetensors(file)
+            let index: ParameterIndex = part == .vae && ModelKind.sniff(st.names) == .ldmVAE
+                ? .ldmVAE(st) : .diffusersComponent(st, component: part)
+            files.append(WeightFile(url: file, relativePath: file.lastPathComponent, variant: chosen.variant, safetensors: st, index: index))
+        }
+        return (chosen, try ComponentTensors(part: part, files: files))
     }
 }
 

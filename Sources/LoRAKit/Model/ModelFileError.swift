@@ -50,7 +50,7 @@ public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible 
         case .notFound: "no such file or folder"
         case .notAModel(_, let reason): "not a model LoRAKit can read: \(reason)"
         case .pickleWeights:
-            "weights are a PyTorch pickle (.bin/.ckpt); pickles are never loaded — convert them to .safetensors"
+            "weights are a PyTorch pickle (.ckpt/.pt/.bin/.pth); a pickle can run arbitrary code when it is loaded, so it is never opened — convert it to .safetensors"
         case .variantNotFound(_, let variant, let available):
             "no '\(variant)' weights" + (available.isEmpty ? "" : " (found: " + available.joined(separator: ", ") + ")")
         case .invalidShardIndex(_, let reason): "invalid shard index: \(reason)"

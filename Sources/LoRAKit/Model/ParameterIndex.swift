@@ -67,6 +67,9 @@ package struct ParameterIndex: Sendable {
 
     package var components: Set<ModelPart> { Set(locations.keys.map(\.component)) }
 
+    /// Adds a location found elsewhere (merging the indexes of shards).
+    mutating func insert(_ key: ParameterKey, _ location: ParameterLocation) { add(key, location) }
+
     private mutating func add(_ key: ParameterKey, _ location: ParameterLocation) {
         if locations.updateValue(location, forKey: key) != nil { duplicates.append(key) }
     }

@@ -13,10 +13,3 @@ extension PatchPlacement {
         }
     }
 }
-
-extension ModelTensor {
-    /// The canonical parameter held at `location` of the stored tensor `view`.
-    package init(canonicalName: String, view: TensorView, location: ParameterLocation) {
-        self.init(name: canonicalName, view: view, location: location)
-    }
-}
