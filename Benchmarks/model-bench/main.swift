@@ -6,6 +6,7 @@
 //   .build/release/model-bench unet --batch 1 --iterations 3
 //   .build/release/model-bench vae-decode --iterations 2
 //   .build/release/model-bench taesd-decode --taesd bench-data/taesd --iterations 3
+//   .build/release/model-bench unet --model bench-data/sdxl-random --size 128 --iterations 1   (SDXL, 1024×1024)
 import DiffusionCore
 import Foundation
 import LoRAKit
@@ -76,7 +77,16 @@ do {
         let x = try randomTensor([o.batch, 4, o.size, o.size], seed: 1)
         let ctx = try randomTensor([o.batch, 77, unet.configuration.crossAttentionDim[0]], seed: 2)
         let t = try Tensor(shape: [], scalars: [500])
-        run = { try unet(sample: x, timestep: t, context: ctx) }
+        // SDXL (`text_time`): pooled text embeddings and the six size/crop ids, as the pipeline passes them.
+        var added: UNetAddedConditions?
+        if let input = unet.configuration.projectionClassEmbeddingsInputDim, let timeDim = unet.configuration.additionTimeEmbedDim {
+            let side = Float(o.size * 8)
+            let one: [Float] = [side, side, 0, 0, side, side]
+            let ids = [[Float]](repeating: one, count: o.batch).flatMap { $0 }
+            added = UNetAddedConditions(textEmbeds: try randomTensor([o.batch, input - 6 * timeDim], seed: 6),
+                                        timeIds: try Tensor(shape: [o.batch, 6], scalars: ids))
+        }
+        run = { try unet(sample: x, timestep: t, context: ctx, added: added) }
     case "vae-decode", "vae-encode":
         let (config, files) = try component(o.model + "/vae")
         let vae = try AutoencoderKLModel(configurationJSON: config, weightFiles: files, description: o.model + "/vae", loading: loading)

@@ -47,7 +47,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    pipe = StableDiffusionPipeline.from_pretrained(a.model, torch_dtype=torch.float32, safety_checker=None,
+    pipe = StableDiffusionPipeline.from_pretrained(a.model, dtype=torch.float32, safety_checker=None,
                                                    feature_extractor=None, requires_safety_checker=False)
     pipe.scheduler = SCHEDULERS[a.scheduler](pipe.scheduler.config)
     if a.lora:
@@ -55,7 +55,7 @@ def main():
         pipe.fuse_lora(lora_scale=a.lora_scale)
         pipe.unload_lora_weights()
     if a.taesd:
-        pipe.vae = AutoencoderTiny.from_pretrained(a.taesd, torch_dtype=torch.float32)
+        pipe.vae = AutoencoderTiny.from_pretrained(a.taesd, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     t1 = time.perf_counter()
     with torch.inference_mode():

@@ -5,6 +5,7 @@ float32 on the CPU as diffusers does there) and prints the time of each call aft
     .venv-ref/bin/python Scripts/bench/diffusers_models.py unet --batch 1 --iterations 3
     .venv-ref/bin/python Scripts/bench/diffusers_models.py vae-decode --iterations 2
     .venv-ref/bin/python Scripts/bench/diffusers_models.py taesd-decode --taesd bench-data/taesd --iterations 3
+    .venv-ref/bin/python Scripts/bench/diffusers_models.py unet --model bench-data/sdxl-random --size 128 --iterations 1
 
 The process as a whole (load + warm-up + iterations) is what farm-bench times against the Swift benchmark
 target doing the same work; the per-call lines give the steady-state figure.
@@ -36,7 +37,13 @@ def main():
             model = UNet2DConditionModel.from_pretrained(os.path.join(a.model, "unet"), torch_dtype=torch.float32)
             x = torch.randn(a.batch, 4, a.size, a.size, generator=g)
             ctx = torch.randn(a.batch, 77, model.config.cross_attention_dim, generator=g)
-            run = lambda: model(x, torch.tensor(500), encoder_hidden_states=ctx).sample
+            added = None
+            if model.config.addition_embed_type == "text_time":  # SDXL: pooled embeds + size/crop ids
+                side = a.size * 8
+                pooled = model.config.projection_class_embeddings_input_dim - 6 * model.config.addition_time_embed_dim
+                added = {"text_embeds": torch.randn(a.batch, pooled, generator=g),
+                         "time_ids": torch.tensor([[side, side, 0, 0, side, side]] * a.batch, dtype=torch.float32)}
+            run = lambda: model(x, torch.tensor(500), encoder_hidden_states=ctx, added_cond_kwargs=added).sample
         elif a.what in ("vae-decode", "vae-encode"):
             model = AutoencoderKL.from_pretrained(os.path.join(a.model, "vae"), torch_dtype=torch.float32)
             if a.what == "vae-decode":

@@ -8,20 +8,6 @@ import Testing
 /// (`Scripts/fixtures/taesd_pipeline_fixtures.py`): max |swift − diffusers| ≤ 1e-3 on latents and images.
 @Suite("Pipeline: TAESD decoding and previews")
 struct PipelinePreviewTests {
-    struct Case: Decodable {
-        let name: String
-        let scheduler: String
-        let steps: Int
-        let cfg: Float
-        let seed: UInt64
-        let prompt: String
-        let negative: String
-        let width: Int
-        let height: Int
-    }
-
-    struct Cases: Decodable { let cases: [Case] }
-
     static let fixtures: URL? = Bundle.module.url(forResource: "Fixtures", withExtension: nil)
     static let schedulerNames = ["euler_a": "euler_a", "lcm": "lcm"]
 
@@ -32,7 +18,7 @@ struct PipelinePreviewTests {
         return pipeline
     }
 
-    static func request(_ c: Case) -> GenerationRequest {
+    static func request(_ c: PipelineFixtureTests.Case) -> GenerationRequest {
         GenerationRequest(prompt: c.prompt, negativePrompt: c.negative, width: c.width, height: c.height, steps: c.steps,
                           scheduler: schedulerNames[c.scheduler], guidanceScale: c.cfg, seed: c.seed)
     }
@@ -41,7 +27,7 @@ struct PipelinePreviewTests {
           arguments: ["taesd_euler_a_cfg7", "taesd_lcm_cfg1"])
     func tinyDecode(name: String) throws {
         let base = try #require(Self.fixtures).appendingPathComponent("pipeline-taesd")
-        let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: base.appendingPathComponent("cases.json"))).cases
+        let cases = try JSONDecoder().decode(PipelineFixtureTests.Cases.self, from: Data(contentsOf: base.appendingPathComponent("cases.json"))).cases
         let c = try #require(cases.first { $0.name == name })
         let outputs = try SafetensorsFile(path: base.appendingPathComponent("outputs.safetensors").path)
         func tensor(_ key: String) throws -> Tensor {
