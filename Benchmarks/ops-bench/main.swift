@@ -1,7 +1,7 @@
 // Benchmarks of the DiffusionCore compute layer at SD1.5 shapes, run in release mode and recorded in
 // Docs/benchmarks.md next to Scripts/bench/ops_bench.py (PyTorch's CPU kernels on the same shapes).
 //   swift build -c release --product ops-bench
-//   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2]
+//   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2] [--threads N]
 // Cases: sgemm, attention-self, attention-cross, groupnorm-silu, linear, linear-f16, linear-f16-widen-at-load, all;
 // conv-unet320, conv-unet640, conv-unet1280, conv-vae512, conv-vae128, conv-all (Conv2DBench.swift).
 // Each case prints one line: name, median and minimum seconds per call, and GFLOP/s or GB/s.
@@ -18,30 +18,46 @@ func option(_ name: String, default value: String) -> String {
 
 let repeats = Int(option("--repeats", default: "10")) ?? 10
 let warmups = Int(option("--warmup", default: "2")) ?? 2
+if let threads = Int(option("--threads", default: "")) {
+    // Both pools: the runtime's workers and OpenBLAS's (a one-core comparison with torch.set_num_threads(1)).
+    Parallel.workerCount = threads
+    LinearAlgebraSettings.setThreadCount(threads)
+}
 switch option("--level", default: "best") {
 case "portable": KernelLevel.setMaximum(.portable)
 case "avx2": KernelLevel.setMaximum(.avx2)
 default: break
 }
 
-/// Times `body` `repeats` times after warm-up calls; prints the median and minimum and the rate.
+/// The process's CPU time (all threads) in seconds.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Times `body` `repeats` times after warm-up calls; prints the median and minimum wall time, the rate at the
+/// median, and the median CPU time per call (all threads; on a loaded machine the figure less disturbed by
+/// other processes).
 func measure(_ name: String, flops: Double? = nil, bytes: Double? = nil, _ body: () throws -> Void) rethrows {
     for _ in 0..<warmups { try body() }
-    var times: [Double] = []
+    var times: [Double] = [], cpu: [Double] = []
     let clock = ContinuousClock()
     for _ in 0..<repeats {
-        let start = clock.now
+        let start = clock.now, cpuStart = processCPUSeconds()
         try body()
         let d = clock.now - start
+        cpu.append(processCPUSeconds() - cpuStart)
         times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
     }
     times.sort()
+    cpu.sort()
     let med = times[times.count / 2], best = times[0]
     var rate = ""
     if let flops { rate = String(format: "%.1f GFLOP/s", flops / med / 1e9) }
     if let bytes { rate = String(format: "%.2f GB/s", bytes / med / 1e9) }
     let padded = name.padding(toLength: 28, withPad: " ", startingAt: 0)
-    print(padded + String(format: "median %.3f ms  min %.3f ms  ", med * 1e3, best * 1e3) + rate)
+    print(padded + String(format: "median %.3f ms  min %.3f ms  cpu %.3f ms  ", med * 1e3, best * 1e3, cpu[cpu.count / 2] * 1e3) + rate)
 }
 
 /// Deterministic pseudo-random values in [-1, 1).

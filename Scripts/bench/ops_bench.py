@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch CPU counterpart of `ops-bench` (Benchmarks/ops-bench): the same operations
 on the same SD1.5 shapes, timed in-process the same way (warm-up calls, then the median and minimum of
-`--repeats` calls), with torch limited to the machine's cores.
+`--repeats` calls, and the median process CPU time per call), with torch limited to the machine's cores.
 
     .venv-ref/bin/python Scripts/bench/ops_bench.py [case ...] [--repeats N] [--threads N]
 
@@ -28,19 +28,22 @@ def measure(name, fn, flops=None, nbytes=None):
     with torch.inference_mode():
         for _ in range(args.warmup):
             fn()
-        times = []
+        times, cpu = [], []
         for _ in range(args.repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     times.sort()
+    cpu.sort()
     med, best = times[len(times) // 2], times[0]
     rate = ""
     if flops:
         rate = f"{flops / med / 1e9:.1f} GFLOP/s"
     if nbytes:
         rate = f"{nbytes / med / 1e9:.2f} GB/s"
-    print(f"{name:<28}median {med * 1e3:.3f} ms  min {best * 1e3:.3f} ms  {rate}", flush=True)
+    print(f"{name:<28}median {med * 1e3:.3f} ms  min {best * 1e3:.3f} ms  cpu {cpu[len(cpu) // 2] * 1e3:.3f} ms  {rate}",
+          flush=True)
 
 
 def sgemm():

@@ -68,43 +68,107 @@ extension Ops {
         _ = try blasIndex(Swift.max(qWidth, vWidth, tk, tq), "attention")
 
         let qc = query.contiguous(), kc = key.contiguous(), vc = value.contiguous()
-        let q = qc.elementPointer, k = kc.elementPointer, v = vc.elementPointer, o = out.elementPointer
+        let geometry = AttentionGeometry(batch: batch, tq: tq, tk: tk, heads: heads, d: d, dv: dv,
+                                         qWidth: qWidth, vWidth: vWidth, scale: scale, causal: options.causal)
+        withExtendedLifetime((qc, kc, vc)) {
+            let q = qc.elementPointer, k = kc.elementPointer, v = vc.elementPointer, o = out.elementPointer
+            if dk_attention_fused_available() != 0 {
+                attentionFused(geometry, q, k, v, o, workspace)
+            } else {
+                attentionTiledGEMM(geometry, q, k, v, o, workspace)
+            }
+        }
+    }
+
+    /// Sizes of one attention call: `batch × heads` independent problems of `tq` queries against `tk` keys,
+    /// heads `d` (queries, keys) and `dv` (values) wide, rows `qWidth = heads·d` and `vWidth = heads·dv` apart.
+    struct AttentionGeometry {
+        var batch, tq, tk, heads, d, dv, qWidth, vWidth: Int
+        var scale: Float
+        var causal: Bool
+    }
+
+    /// The fused kernel: each head's keys and values are packed once (`dk_attention_pack`), then each task is
+    /// one query tile of one head, scores, online softmax and the value product computed together in a
+    /// per-chunk scratch of L1/L2 size (`dk_attention_tile`); no BLAS call inside.
+    private static func attentionFused(
+        _ g: AttentionGeometry, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+        _ o: UnsafeMutablePointer<Float>, _ workspace: Workspace?
+    ) {
+        let problems = g.batch * g.heads
+        // Every part is rounded to 64 bytes so each head's share and each chunk's share stay aligned.
+        let perHead = (dk_attention_packed_count(g.tk, g.d, g.dv) + 15) / 16 * 16
+        let packed = Scratch(count: problems * perHead, workspace: workspace)
+        defer { packed.release() }
+        let kv = packed.pointer
+        Parallel.forEach(problems) { range in
+            for p in range {
+                let h = p % g.heads, b = p / g.heads
+                dk_attention_pack(k + b * g.tk * g.qWidth + h * g.d, g.qWidth, v + b * g.tk * g.vWidth + h * g.dv, g.vWidth,
+                                  g.tk, g.d, g.dv, kv + p * perHead)
+            }
+        }
+
+        let tileQ = dk_attention_query_tile()
+        let tiles = (g.tq + tileQ - 1) / tileQ
+        let tasks = problems * tiles
+        let perChunk = (dk_attention_scratch_count(g.d, g.dv) + 15) / 16 * 16
+        let chunks = Parallel.chunkCount(tasks)
+        let scratch = Scratch(count: chunks * perChunk, workspace: workspace)
+        defer { scratch.release() }
+        Parallel.forEachChunk(tasks, chunks: chunks) { chunk, range in
+            let s = scratch.pointer + chunk * perChunk
+            for task in range {
+                let tile = task % tiles, p = task / tiles, h = p % g.heads, b = p / g.heads
+                let q0 = tile * tileQ, rows = Swift.min(tileQ, g.tq - q0)
+                dk_attention_tile(q + (b * g.tq + q0) * g.qWidth + h * g.d, g.qWidth, kv + p * perHead,
+                                  o + (b * g.tq + q0) * g.vWidth + h * g.dv, g.vWidth,
+                                  rows, g.tk, g.d, g.dv, g.scale, g.causal ? 1 : 0, q0, s)
+            }
+        }
+    }
+
+    /// The portable path: per query tile, Q·Kᵀ and P·V through `cblas_sgemm` (OpenBLAS held to one thread inside
+    /// the parallel region) around the online-softmax kernel, keys in blocks of ``attentionKeyBlock``.
+    private static func attentionTiledGEMM(
+        _ g: AttentionGeometry, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+        _ o: UnsafeMutablePointer<Float>, _ workspace: Workspace?
+    ) {
+        let (tq, tk, heads, d, dv, qWidth, vWidth, scale) = (g.tq, g.tk, g.heads, g.d, g.dv, g.qWidth, g.vWidth, g.scale)
         let tileQ = attentionQueryTile, blockK = Swift.min(attentionKeyBlock, tk)
         let tiles = (tq + tileQ - 1) / tileQ
-        let tasks = batch * heads * tiles
-        let causal = options.causal
+        let tasks = g.batch * heads * tiles
+        let causal = g.causal
         let perChunk = tileQ * blockK + 3 * tileQ
         let chunks = Parallel.chunkCount(tasks)
         let scratch = Scratch(count: chunks * perChunk, workspace: workspace)
         defer { scratch.release() }
 
-        withExtendedLifetime((qc, kc, vc)) {
-            Parallel.withSingleThreadedBLAS {
-                Parallel.forEachChunk(tasks, chunks: chunks) { chunk, range in
-                    let s = scratch.pointer + chunk * perChunk, rowMax = s + tileQ * blockK, rowSum = rowMax + tileQ, corr = rowSum + tileQ
-                    for task in range {
-                        let tile = task % tiles, h = (task / tiles) % heads, b = task / (tiles * heads)
-                        let q0 = tile * tileQ, rows = Swift.min(tileQ, tq - q0)
-                        let qRows = q + (b * tq + q0) * qWidth + h * d
-                        let oRows = o + (b * tq + q0) * vWidth + h * dv
-                        for r in 0..<rows { rowMax[r] = -.infinity; rowSum[r] = 0 }
-                        // Keys a causal tile can see end at its last query.
-                        let keyEnd = causal ? Swift.min(tk, q0 + rows) : tk
-                        var k0 = 0
-                        while k0 < keyEnd {
-                            let cols = Swift.min(blockK, keyEnd - k0)
-                            let kRows = k + (b * tk + k0) * qWidth + h * d
-                            let vRows = v + (b * tk + k0) * vWidth + h * dv
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d),
-                                        scale, qRows, Int32(qWidth), kRows, Int32(qWidth), 0, s, Int32(blockK))
-                            dk_online_softmax_block(s, blockK, rows, cols, rowMax, rowSum, corr, causal ? 1 : 0, q0 - k0)
-                            if k0 > 0 { dk_scale_rows(oRows, vWidth, rows, dv, corr, 0) }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(dv), Int32(cols),
-                                        1, s, Int32(blockK), vRows, Int32(vWidth), k0 > 0 ? 1 : 0, oRows, Int32(vWidth))
-                            k0 += cols
-                        }
-                        dk_scale_rows(oRows, vWidth, rows, dv, rowSum, 1)
+        Parallel.withSingleThreadedBLAS {
+            Parallel.forEachChunk(tasks, chunks: chunks) { chunk, range in
+                let s = scratch.pointer + chunk * perChunk, rowMax = s + tileQ * blockK, rowSum = rowMax + tileQ, corr = rowSum + tileQ
+                for task in range {
+                    let tile = task % tiles, h = (task / tiles) % heads, b = task / (tiles * heads)
+                    let q0 = tile * tileQ, rows = Swift.min(tileQ, tq - q0)
+                    let qRows = q + (b * tq + q0) * qWidth + h * d
+                    let oRows = o + (b * tq + q0) * vWidth + h * dv
+                    for r in 0..<rows { rowMax[r] = -.infinity; rowSum[r] = 0 }
+                    // Keys a causal tile can see end at its last query.
+                    let keyEnd = causal ? Swift.min(tk, q0 + rows) : tk
+                    var k0 = 0
+                    while k0 < keyEnd {
+                        let cols = Swift.min(blockK, keyEnd - k0)
+                        let kRows = k + (b * tk + k0) * qWidth + h * d
+                        let vRows = v + (b * tk + k0) * vWidth + h * dv
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(d),
+                                    scale, qRows, Int32(qWidth), kRows, Int32(qWidth), 0, s, Int32(blockK))
+                        dk_online_softmax_block(s, blockK, rows, cols, rowMax, rowSum, corr, causal ? 1 : 0, q0 - k0)
+                        if k0 > 0 { dk_scale_rows(oRows, vWidth, rows, dv, corr, 0) }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(dv), Int32(cols),
+                                    1, s, Int32(blockK), vRows, Int32(vWidth), k0 > 0 ? 1 : 0, oRows, Int32(vWidth))
+                        k0 += cols
                     }
+                    dk_scale_rows(oRows, vWidth, rows, dv, rowSum, 1)
                 }
             }
         }
