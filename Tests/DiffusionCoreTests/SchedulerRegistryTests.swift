@@ -30,6 +30,28 @@ struct SchedulerRegistryTests {
         #expect(throws: SchedulerError.unknownScheduler("Euler b")) { _ = try SchedulerRegistry.preset(named: "Euler b") }
     }
 
+    @Test("ComfyUI names no scheduler here reproduces are refused with the reason, never run as something else")
+    func comfyUIRefusals() throws {
+        for name in ["uni_pc", "uni_pc_bh2", "uni_pc_bh2_karras", "UNI-PC normal", "euler_exponential", "dpmpp_2m sgm_uniform",
+                     "uni_pc_exponential"] {
+            do {
+                _ = try SchedulerRegistry.preset(named: name)
+                Issue.record("\(name) resolved")
+            } catch {
+                guard case let .unavailableScheduler(refused, reason) = error else { Issue.record("\(name): \(error)"); continue }
+                #expect(refused == name && !reason.isEmpty)
+                #expect(error.description.hasPrefix("scheduler '\(name)' is not available: "))
+            }
+        }
+        #expect(throws: SchedulerError.self) { _ = try SchedulerRegistry.preset(named: "uni_pc_bh2") }
+        let uniPC = try #require(SchedulerRegistry.comfyUIRefusals["uni_pc_bh2"])
+        #expect(uniPC.contains("order 3") && uniPC.hasSuffix("Use unipc for diffusers' UniPC"))
+        // The names around them still resolve; a name nobody uses is still unknown.
+        #expect(try SchedulerRegistry.preset(named: "euler_karras").id == "euler_k")
+        #expect(try SchedulerRegistry.preset(named: "unipc").id == "unipc" && SchedulerRegistry.preset(named: "UniPC").id == "unipc")
+        #expect(throws: SchedulerError.unknownScheduler("euler_simple")) { _ = try SchedulerRegistry.preset(named: "euler_simple") }
+    }
+
     @Test("every preset builds from the SD 1.5 and SDXL configs")
     func everyPresetBuilds() throws {
         var ids = Set<String>()

@@ -7,7 +7,7 @@ struct HabitsCLITests {
     @Test("ComfyUI sampler (+ scheduler) names give the same schedule as the InvokeAI ids", arguments: [
         ("euler_ancestral", "euler_a"), ("dpmpp_2m", "dpmpp_2m"), ("dpmpp_2m_karras", "dpmpp_2m_k"), ("dpmpp_2m karras", "dpmpp_2m_k"),
         ("DPMPP_2M-Karras", "dpmpp_2m_k"), ("dpm_2_ancestral", "kdpm_2_a"), ("dpmpp_2s_ancestral", "dpmpp_2s"),
-        ("dpmpp_sde_gpu", "dpmpp_sde"), ("dpmpp_3m_sde_gpu_karras", "dpmpp_3m_sde_k"), ("uni_pc_bh2", "unipc"), ("lcm", "lcm"),
+        ("dpmpp_sde_gpu", "dpmpp_sde"), ("dpmpp_3m_sde_gpu_karras", "dpmpp_3m_sde_k"), ("lcm", "lcm"),
         ("euler_normal", "euler"), ("lms_karras", "lms_k"),
     ])
     func comfyUINames(comfyUI: String, id: String) throws {
@@ -22,6 +22,10 @@ struct HabitsCLITests {
     func comfyUIListing() throws {
         let r = try CLI.run(["schedule", "--scheduler", "euler_ancestral_karras", "--steps", "4"])
         #expect(r.status == 2 && r.stderrLines.first?.contains("unknown scheduler 'euler_ancestral_karras'") == true, "\(r)")
+        // ComfyUI's own UniPC is not diffusers' UniPC: refused with the reason, not run as unipc.
+        let uniPC = try CLI.run(["schedule", "--scheduler", "uni_pc_bh2", "--steps", "4"])
+        #expect(uniPC.status == 2 && uniPC.stderrLines.first?.contains("scheduler 'uni_pc_bh2' is not available: ComfyUI runs its own UniPC") == true,
+                "\(uniPC)")
         let json = try CLI.run(["schedulers", "--json"])
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         let byID = Dictionary(uniqueKeysWithValues: entries.compactMap { e in (e["id"] as? String).map { ($0, e) } })

@@ -16,6 +16,9 @@ public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible 
     case invalidCustomSchedule(scheduler: String, reason: String)
     /// No scheduler is known under this name.
     case unknownScheduler(String)
+    /// The name is known from another tool, but no scheduler of the zoo reproduces what that tool runs under
+    /// it; `reason` says what differs and what to use instead.
+    case unavailableScheduler(name: String, reason: String)
     /// `step` was called after the last step of the schedule.
     case scheduleExhausted(scheduler: String, stepIndex: Int, count: Int)
     /// A tensor passed to the scheduler does not have the expected shape.
@@ -39,6 +42,8 @@ public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible 
             return "\(scheduler): invalid custom schedule: \(reason)"
         case let .unknownScheduler(name):
             return "unknown scheduler '\(name)' (run `lora-tool schedulers` for the list)"
+        case let .unavailableScheduler(name, reason):
+            return "scheduler '\(name)' is not available: \(reason)"
         case let .scheduleExhausted(scheduler, index, count):
             return "\(scheduler): step \(index) called but the schedule has only \(count) model calls"
         case let .shapeMismatch(expected, actual):

@@ -139,7 +139,7 @@ public enum SchedulerRegistry {
         String(name.lowercased().filter { !" _-".contains($0) })
     }
 
-    private static let table: [String: SchedulerPreset] = {
+    static let table: [String: SchedulerPreset] = {
         var t = [String: SchedulerPreset]()
         for preset in presets {
             for name in preset.names where t[key(name)] == nil { t[key(name)] = preset }
@@ -155,10 +155,12 @@ public enum SchedulerRegistry {
     }()
 
     /// Finds a preset by diffusers class name, InvokeAI name, A1111 label or ComfyUI sampler (+ scheduler) name.
-    /// - Throws: ``SchedulerError/unknownScheduler(_:)``.
+    /// - Throws: ``SchedulerError/unknownScheduler(_:)``; ``SchedulerError/unavailableScheduler(name:reason:)``
+    ///   for a ComfyUI name whose sampler or σ schedule no scheduler of the zoo reproduces.
     public static func preset(named name: String) throws(SchedulerError) -> SchedulerPreset {
-        guard let p = table[key(name)] else { throw .unknownScheduler(name) }
-        return p
+        if let reason = comfyUIRefusal(for: name) { throw .unavailableScheduler(name: name, reason: reason) }
+        if let p = table[key(name)] { return p }
+        throw .unknownScheduler(name)
     }
 
     /// Builds a scheduler by name for a model configuration.
