@@ -9,21 +9,10 @@ struct ErrorCompositionTests {
     /// A copy of the SD1 fixture whose UNet is sharded through an index that names a shard not in the folder.
     private func shardedWithMissingShard(in tmp: URL) throws -> (folder: URL, index: URL) {
         let folder = tmp.appendingPathComponent("sd1-sharded")
-        try FileManager.default.copyItem(at: MergeFixtures.url("sd1"), to: folder)
+        try ModelFixtures.shardedSD1(at: folder)
         let unet = folder.appendingPathComponent("unet")
-        let whole = unet.appendingPathComponent("diffusion_pytorch_model.safetensors")
-        let file = try SafetensorsFile(contentsOf: whole)
-        var first = SafetensorsWriter(metadata: ["format": "pt"])
-        var weightMap: [String: String] = [:]
-        for (i, info) in file.tensors.enumerated() {
-            if i % 2 == 0 { first.add(file.tensor(info)) }
-            weightMap[info.name] = "diffusion_pytorch_model-0000\(i % 2 + 1)-of-00002.safetensors"
-        }
-        try first.write(to: unet.appendingPathComponent("diffusion_pytorch_model-00001-of-00002.safetensors"))
-        let index = unet.appendingPathComponent("diffusion_pytorch_model.safetensors.index.json")
-        try JSONSerialization.data(withJSONObject: ["metadata": ["total_size": file.fileSize], "weight_map": weightMap]).write(to: index)
-        try FileManager.default.removeItem(at: whole)
-        return (folder, index)
+        try FileManager.default.removeItem(at: unet.appendingPathComponent("diffusion_pytorch_model-00002-of-00002.safetensors"))
+        return (folder, unet.appendingPathComponent("diffusion_pytorch_model.safetensors.index.json"))
     }
 
     @Test("an extraction from a sharded model with a missing shard surfaces the model layer's error")

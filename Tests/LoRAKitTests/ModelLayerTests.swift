@@ -6,6 +6,28 @@ enum ModelFixtures {
     static var root: URL { Bundle.module.url(forResource: "model", withExtension: nil, subdirectory: "Fixtures")! }
     static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
+    /// A copy of the SD1 merge fixture at `folder` whose UNet is stored as two shards (tensors alternating)
+    /// with their `diffusion_pytorch_model.safetensors.index.json`; returns the unsharded file's size.
+    @discardableResult
+    static func shardedSD1(at folder: URL) throws -> Int {
+        try FileManager.default.copyItem(at: MergeFixtures.url("sd1"), to: folder)
+        let unet = folder.appendingPathComponent("unet")
+        let whole = unet.appendingPathComponent("diffusion_pytorch_model.safetensors")
+        let file = try SafetensorsFile(contentsOf: whole)
+        var shards = [SafetensorsWriter(metadata: ["format": "pt"]), SafetensorsWriter(metadata: ["format": "pt"])]
+        var weightMap: [String: String] = [:]
+        for (i, info) in file.tensors.enumerated() {
+            let s = i % 2
+            shards[s].add(file.tensor(info))
+            weightMap[info.name] = "diffusion_pytorch_model-0000\(s + 1)-of-00002.safetensors"
+        }
+        for s in 0..<2 { try shards[s].write(to: unet.appendingPathComponent("diffusion_pytorch_model-0000\(s + 1)-of-00002.safetensors")) }
+        let index = try JSONSerialization.data(withJSONObject: ["metadata": ["total_size": file.fileSize], "weight_map": weightMap])
+        try index.write(to: unet.appendingPathComponent("diffusion_pytorch_model.safetensors.index.json"))
+        try FileManager.default.removeItem(at: whole)
+        return file.fileSize
+    }
+
     /// Every tensor of `a` equals the same-named tensor of `b`: shape and Float32 bits.
     static func expectSameTensors(_ a: ComponentTensors, _ b: ComponentTensors, _ label: String) throws {
         #expect(!a.names.isEmpty, "\(label): no tensors")
@@ -128,21 +150,8 @@ struct ModelLayerTests {
         let tmp = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let folder = tmp.appendingPathComponent("sd1-sharded")
-        try FileManager.default.copyItem(at: MergeFixtures.url("sd1"), to: folder)
+        let wholeSize = try ModelFixtures.shardedSD1(at: folder)
         let unet = folder.appendingPathComponent("unet")
-        let whole = unet.appendingPathComponent("diffusion_pytorch_model.safetensors")
-        let file = try SafetensorsFile(contentsOf: whole)
-        var shards = [SafetensorsWriter(metadata: ["format": "pt"]), SafetensorsWriter(metadata: ["format": "pt"])]
-        var weightMap: [String: String] = [:]
-        for (i, info) in file.tensors.enumerated() {
-            let s = i % 2
-            shards[s].add(file.tensor(info))
-            weightMap[info.name] = "diffusion_pytorch_model-0000\(s + 1)-of-00002.safetensors"
-        }
-        for s in 0..<2 { try shards[s].write(to: unet.appendingPathComponent("diffusion_pytorch_model-0000\(s + 1)-of-00002.safetensors")) }
-        let index = try JSONSerialization.data(withJSONObject: ["metadata": ["total_size": file.fileSize], "weight_map": weightMap])
-        try index.write(to: unet.appendingPathComponent("diffusion_pytorch_model.safetensors.index.json"))
-        try FileManager.default.removeItem(at: whole)
 
         let sharded = try ModelBundle.open(folder)
         #expect(sharded.component(.unet)?.weights?.files.count == 2)
@@ -171,7 +180,7 @@ struct ModelLayerTests {
                 .tensors.reduce(0) { $0 + $1.byteCount }
         }.reduce(0, +)
         #expect((written["metadata"] as? [String: Any])?["total_size"] as? Int == total)
-        #expect(total * 2 < file.fileSize)
+        #expect(total * 2 < wholeSize)
 
         // A shard index naming a missing shard is refused.
         try FileManager.default.removeItem(at: unet.appendingPathComponent("diffusion_pytorch_model-00002-of-00002.safetensors"))
