@@ -3,8 +3,8 @@ import LoRAKit
 import Testing
 @testable import DiffusionCore
 
-/// End-to-end generation for SD2 (v-prediction), SDXL (micro-conditioning, img2img) and inpainting (9-channel
-/// inpainting UNet and a standard UNet) against diffusers, on the tiny pipelines of
+/// End-to-end generation for SD2 (v-prediction), SDXL (micro-conditioning, img2img, inpainting two images per
+/// prompt) and inpainting (9-channel inpainting UNet and a standard UNet) against diffusers, on the tiny pipelines of
 /// `Scripts/fixtures/pipeline_family_fixtures.py`: same seed, no noise passed in, so the starting noise, every
 /// scheduler draw, the text encoders, the UNet and the VAE all have to agree.
 /// Tolerance: max |swift − diffusers| ≤ 1e-3 · max(1, max |diffusers|) on the final latents and on the images.
@@ -27,11 +27,13 @@ struct PipelineFamilyFixtureTests {
         let originalSize: [Int]?
         let cropsCoordsTopLeft: [Int]?
         let targetSize: [Int]?
+        let numImagesPerPrompt: Int?
 
         enum CodingKeys: String, CodingKey {
             case name, folder, pipeline, scheduler, steps, cfg, seed, prompt, negative, width, height, strength
             case guidanceRescale = "guidance_rescale", originalSize = "original_size"
             case cropsCoordsTopLeft = "crops_coords_top_left", targetSize = "target_size"
+            case numImagesPerPrompt = "num_images_per_prompt"
         }
     }
 
@@ -69,10 +71,11 @@ struct PipelineFamilyFixtureTests {
         if let t = c.targetSize { request.targetSize = (width: t[1], height: t[0]) }
         if let crop = c.cropsCoordsTopLeft { request.cropTopLeft = (top: crop[0], left: crop[1]) }
         if let strength = c.strength { request.strength = strength }
+        if let n = c.numImagesPerPrompt { request.batchSize = n }
         switch c.pipeline {
         case "sdxl_img2img":
             request.initImage = try reference("sdxl_init_image")
-        case "inpaint":
+        case "inpaint", "sdxl_inpaint":
             let inputs = try inpaintingInputs(width: try #require(c.width), height: try #require(c.height))
             request.initImage = inputs.image
             request.mask = inputs.mask
@@ -82,17 +85,18 @@ struct PipelineFamilyFixtureTests {
         return request
     }
 
-    @Test("The fixture holds the nine reference runs")
+    @Test("The fixture holds the ten reference runs")
     func caseCount() throws {
         #expect(try Self.cases().map(\.name) == [
             "sd2_vpred_euler_cfg7", "sd2_vpred_ddim_rescale", "sdxl_euler_microcond", "sdxl_dpmpp_2m_karras_negative",
             "sdxl_img2img_euler_a_0_6", "inpaint9_euler_a_s1", "inpaint9_ddim_s0_75", "inpaint4_euler_a_s0_8",
-            "inpaint4_lcm_s1"])
+            "inpaint4_lcm_s1", "sdxl_inpaint_euler_a_0_8_batch2"])
     }
 
     @Test("Final latents and images equal diffusers'", arguments: [
         "sd2_vpred_euler_cfg7", "sd2_vpred_ddim_rescale", "sdxl_euler_microcond", "sdxl_dpmpp_2m_karras_negative",
-        "sdxl_img2img_euler_a_0_6", "inpaint9_euler_a_s1", "inpaint9_ddim_s0_75", "inpaint4_euler_a_s0_8", "inpaint4_lcm_s1"])
+        "sdxl_img2img_euler_a_0_6", "inpaint9_euler_a_s1", "inpaint9_ddim_s0_75", "inpaint4_euler_a_s0_8", "inpaint4_lcm_s1",
+        "sdxl_inpaint_euler_a_0_8_batch2"])
     func generation(name: String) throws {
         let base = try #require(Self.base)
         let c = try #require(try Self.cases().first { $0.name == name })
@@ -191,6 +195,25 @@ struct SDXLTimeIDTests {
         #expect(throws: PipelineError.self) {
             _ = try GenerationPlan.timeIDs(request: GenerationRequest(prompt: "x"), width: 64, height: 32, pooledWidth: 20,
                                            unet: try Self.configuration(ids: 4))
+        }
+    }
+}
+
+@Suite("Lanczos pass order")
+struct LanczosPassOrderTests {
+    struct Fixture: Decodable { let resizes: [[Int]] }
+
+    @Test("Resizing equals Pillow 13 byte for byte, whichever pass it runs first")
+    func passOrder() throws {
+        let base = try #require(PipelineFamilyFixtureTests.base)
+        let sizes = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: base.appendingPathComponent("cases.json"))).resizes
+        #expect(sizes.contains { PillowResampler.verticalFirst(width: 40, height: 40, toWidth: $0[0], toHeight: $0[1]) })
+        #expect(sizes.contains { !PillowResampler.verticalFirst(width: 40, height: 40, toWidth: $0[0], toHeight: $0[1]) })
+        let picture = try ImageReader.read(contentsOf: base.appendingPathComponent("init.png")).rgb
+        for size in sizes {
+            let resized = try ImageProcessor.resized(picture, width: size[0], height: size[1])
+            let want = try PipelineFamilyFixtureTests.reference("resize_\(size[0])x\(size[1])").scalars.map { UInt8($0) }
+            #expect(resized.pixels == want, "\(size[0])×\(size[1])")
         }
     }
 }

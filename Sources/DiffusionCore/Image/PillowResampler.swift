@@ -1,9 +1,12 @@
 import Foundation
 
 /// Pillow's `Image.resize` with the Lanczos filter (what diffusers' `VaeImageProcessor` uses), bit for bit:
-/// a separable two-pass convolution, horizontal first, with Pillow's 8-bit fixed-point coefficients
-/// (22 fraction bits, rounded half away from zero), its support widening when shrinking, and its rounding
-/// and clamping of each pass. A picture that keeps its size is returned unchanged, as Pillow copies it.
+/// a separable two-pass convolution with Pillow's 8-bit fixed-point coefficients (22 fraction bits, rounded
+/// half away from zero), its support widening when shrinking, and its rounding and clamping of each pass.
+/// The passes run in Pillow 13's order: horizontal first, except when the height shrinks by more than twice
+/// what the width shrinks (`h − H > 2 · (w − W)` with `H < h`), where the vertical pass runs first (earlier
+/// Pillow releases always ran the horizontal pass first; the two orders differ by a level here and there).
+/// A picture that keeps its size is returned unchanged, as Pillow copies it.
 enum PillowResampler {
     static let precisionBits = 32 - 8 - 2
     static let lanczosSupport = 3.0
@@ -59,9 +62,19 @@ enum PillowResampler {
         return shifted < 0 ? 0 : (shifted > 255 ? 255 : UInt8(shifted))
     }
 
+    /// Pillow 13's choice of pass order (`ImagingResampleInner`): the vertical pass first when the height
+    /// shrinks by more than twice as many pixels as the width does.
+    static func verticalFirst(width: Int, height: Int, toWidth: Int, toHeight: Int) -> Bool {
+        toWidth != width && toHeight < height && height - toHeight > 2 * (width - toWidth)
+    }
+
     /// Resizes interleaved 8-bit pixels with `channels` samples each.
     static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int, toWidth: Int, toHeight: Int) -> [UInt8] {
         if width == toWidth && height == toHeight { return pixels }
+        if verticalFirst(width: width, height: height, toWidth: toWidth, toHeight: toHeight) {
+            let rows = resize(pixels, width: width, height: height, channels: channels, toWidth: width, toHeight: toHeight)
+            return resize(rows, width: width, height: toHeight, channels: channels, toWidth: toWidth, toHeight: toHeight)
+        }
         var current = pixels
         var currentWidth = width
         let vertical = coefficients(inSize: height, outSize: toHeight)
