@@ -95,7 +95,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "diffusion-bench",
-            dependencies: ["DiffusionCore"],
+            dependencies: ["DiffusionCore", "LoRAKit"],
             path: "Benchmarks/diffusion-bench",
             swiftSettings: swiftSettings
         ),

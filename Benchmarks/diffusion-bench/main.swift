@@ -36,6 +36,8 @@ func randnBenchmark() throws {
 
 switch CommandLine.arguments.dropFirst().first {
 case "randn": try randnBenchmark()
+case "lora-switch": try loraSwitchBenchmark()
 default:
     print("usage: diffusion-bench randn [--shape 1,4,64,64] [--repeats 1000] [--kernel avx2|scalar]")
+    print("       diffusion-bench lora-switch [--model DIR] [--lora FILE] [--steps 4] [--size 512]")
 }

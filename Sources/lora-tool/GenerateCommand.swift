@@ -29,6 +29,11 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("lora"), help: "A LoRA fused for this run: FILE or library NAME, then [:STRENGTH] or :unet=X,te=Y. Repeatable.")
     var loraArguments: [String] = []
 
+    @Option(name: .customLong("lora-mode"), help: "fused: LoRAs fused into the UNet weights; runtime: applied beside them at every step; auto (default): runtime for short runs (fewer than \(LoRAApplication.automaticRuntimeLimit) UNet evaluations: steps × batch × 2 with CFG), else fused.")
+    var loraMode: LoRAMode = .auto
+
+    enum LoRAMode: String, ExpressibleByArgument, CaseIterable { case auto, fused, runtime }
+
     @Option(name: .customLong("lora-dir"), help: "The LoRA library folder where --lora names are looked up (default: $LORAKIT_HOME/loras, else ~/.lorakit/loras).")
     var loraDir: String?
 
@@ -147,6 +152,13 @@ struct GenerateCommand: ParsableCommand {
         decoding.configure(&request)
         request.loras = try pipelineLoRAs()
         try images.configure(&request, width: width, height: height)
+        switch loraMode {
+        case .fused: pipeline.loraApplication = .fused
+        case .runtime: pipeline.loraApplication = .runtime
+        case .auto:
+            let guided = request.guidanceScale > 1 && pipeline.unet.configuration.timeCondProjDim == nil
+            pipeline.loraApplication = .automatic(unetEvaluations: request.steps * request.batchSize * (guided ? 2 : 1))
+        }
         let progress = GenerationProgress(previewURLs: previewURLs)
         let result: GenerationResult
         do {
@@ -179,6 +191,9 @@ struct GenerateCommand: ParsableCommand {
                            "height": size.1, "seconds": progress.elapsed,
                            "decoder": request.decoder == .vae ? "vae" : "taesd",
                            "loras": result.loras.map { ["name": $0.name, "unet": Double($0.unetStrength), "te": Double($0.textEncoderStrength)] as [String: Any] },
+                           "lora_layers": ["unet": pipeline.activeLoRAReport?.unetLayersPatched ?? 0,
+                                           "unet_at_run_time": pipeline.activeLoRAReport?.unetLayersAtRunTime ?? 0,
+                                           "text_encoder": pipeline.activeLoRAReport?.textEncoderLayersPatched ?? 0],
                            "notes": result.notes] as [String: Any])
         } else {
             try emit("Wrote \(urls.map(\.path).joined(separator: ", ")) (\(size.0)×\(size.1), \(request.steps) steps, seed \(seed), \(String(format: "%.1f", progress.elapsed)) s)\n")

@@ -75,6 +75,28 @@ struct PipelineLoRATests {
         #expect(latents.ok, "\(name) latents: max error \(latents.worst)")
     }
 
+    @Test("LoRAs run beside the frozen UNet weights give the fused run's latents (diffusers' reference)",
+          arguments: ["kohya_unet0_8_te0_5", "peft_unet0_6_te1_2"])
+    func runtimeApplication(name: String) throws {
+        let c = try #require(try Self.cases().first { $0.name == name })
+        let pipeline = try Self.pipeline()
+        pipeline.loraApplication = .runtime
+        var request = Self.request(c)
+        request.loras = [try Self.lora(c, in: pipeline)]
+        let result = try pipeline.generate(request)
+        let report = try #require(pipeline.fusion?.report)
+        let unetModules = request.loras[0].file.modules.filter { $0.target.component == .unet }.count
+        #expect(report.unetLayersAtRunTime == unetModules && report.unetLayersPatched == unetModules)
+        let latents = Self.close(result.latents, try Self.reference("\(name).latents"), relative: 1e-3)
+        #expect(latents.ok, "\(name) run-time latents: max error \(latents.worst)")
+        // Switching the mode re-applies the same set the other way.
+        pipeline.loraApplication = .fused
+        let fused = try pipeline.generate(request)
+        #expect(pipeline.fusion?.report.unetLayersAtRunTime == 0)
+        let same = Self.close(result.latents, fused.latents, relative: 1e-4)
+        #expect(same.ok, "run time vs fused: max error \(same.worst)")
+    }
+
     @Test("A <lora:NAME:TE:UNET> tag resolved through the LoRA library equals the same LoRA passed explicitly")
     func promptTag() throws {
         let c = try #require(try Self.cases().first { $0.name == "kohya_unet0_8_te0_5" })

@@ -50,6 +50,44 @@ struct GenerateCLITests {
         #expect(bad.status == 2)
     }
 
+    @Test("--lora NAME:W and a <lora:NAME:W> prompt tag both resolve through --lora-dir; an unknown tag is exit 1 naming it")
+    func loraNamesAndTags() throws {
+        let dir = try CLI.makeTemporaryFolder("generate-tags")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let library = dir.appendingPathComponent("loras")
+        try FileManager.default.createDirectory(at: library, withIntermediateDirectories: true)
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        try FileManager.default.copyItem(
+            at: fixtures.appendingPathComponent("DiffusionCoreTests/Fixtures/pipeline/lora-te/tiny-te-kohya.safetensors"),
+            to: library.appendingPathComponent("style.safetensors"))
+        let common = ["generate", "--model", Self.model, "--lcm", "--seed", "3", "--width", "32", "--height", "32", "--json"]
+        let named = try CLI.run(common + ["--prompt", "a horse", "--lora-dir", library.path, "--lora", "style:0.5",
+                                          "-o", dir.appendingPathComponent("named.png").path])
+        #expect(named.status == 0, "\(named)")
+        // 4 LCM steps at CFG 1: under the automatic rule's limit, so the UNet layers run beside the weights.
+        let layers = try CLI.jsonObject(named)["lora_layers"] as? [String: Int]
+        #expect(layers?["unet"] == 39 && layers?["unet_at_run_time"] == 39 && layers?["text_encoder"] == 12, "\(String(describing: layers))")
+        let fused = try CLI.run(common + ["--prompt", "a horse", "--lora-dir", library.path, "--lora", "style:0.5", "--lora-mode", "fused",
+                                          "-o", dir.appendingPathComponent("fused.png").path])
+        #expect((try CLI.jsonObject(fused)["lora_layers"] as? [String: Int])?["unet_at_run_time"] == 0, "\(fused)")
+        let tagged = try CLI.run(common + ["--prompt", "a horse <lora:style:0.5> <hypernet:foo:1>",
+                                           "-o", dir.appendingPathComponent("tagged.png").path],
+                                 environment: ["LORAKIT_HOME": dir.path])
+        #expect(tagged.status == 0, "\(tagged)")
+        #expect(tagged.stderr.contains("note: <hypernet:foo:1> ignored"), "\(tagged)")
+        for run in [named, tagged] {
+            let loras = try CLI.jsonObject(run)["loras"] as? [[String: Any]]
+            #expect(loras?.count == 1 && loras?.first?["name"] as? String == "style")
+            #expect(loras?.first?["unet"] as? Double == 0.5 && loras?.first?["te"] as? Double == 0.5)
+        }
+        let unknown = try CLI.run(common + ["--prompt", "a horse <lora:nope:1>", "--lora-dir", library.path,
+                                            "-o", dir.appendingPathComponent("unknown.png").path])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderrLines.count == 1 && unknown.stderr.contains("<lora:nope:1>") && unknown.stderr.contains("no LoRA named 'nope'"),
+                "\(unknown)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("unknown.png").path))
+    }
+
     @Test("An existing output is kept unless --force; a missing model and a bad size are exit 1 and 2")
     func failures() throws {
         let dir = try CLI.makeTemporaryFolder("generate-fail")

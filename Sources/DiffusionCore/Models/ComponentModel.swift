@@ -33,10 +33,12 @@ extension ComponentModel {
 
     /// Builds the graph over a component's tensors from LoRAKit's model layer (a diffusers folder, shards, an
     /// LDM-named VAE file or a section of a single-file checkpoint); `overrides` (canonical names and shapes)
-    /// replace the parameters they name — LoRA-fused weights.
+    /// replace the parameters they name — LoRA-fused weights — and `adapters` run beside the weights they name
+    /// (LoRAs applied at run time).
     init(configuration: Configuration, tensors: ComponentTensors, description: String, loading: WeightLoading,
-         overrides: [String: [Float]] = [:]) throws(ModelError) {
-        let weights = ComponentWeights(tensors: tensors, description: description, loading: loading, overrides: overrides)
+         overrides: [String: [Float]] = [:], adapters: [String: [LowRankAdapter]] = [:]) throws(ModelError) {
+        let weights = ComponentWeights(tensors: tensors, description: description, loading: loading, overrides: overrides,
+                                       adapters: adapters)
         do { try self.init(configuration: configuration, weights: weights) } catch { throw ModelError(graphError: error) }
     }
 }

@@ -28,6 +28,9 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// Where `<lora:NAME:W>` prompt tags and ``GenerationRequest`` LoRA names are looked up: by default
     /// `$LORAKIT_HOME/loras`, else `~/.lorakit/loras` (as `lora-tool merge` and `generate` look them up).
     public var loraLibrary = LoRALibrary()
+    /// Whether UNet LoRAs are fused into the weights (default) or run beside them (see ``LoRAApplication``);
+    /// takes effect at the next change of the LoRA set.
+    public var loraApplication: LoRAApplication = .fused
     /// What each weight component was built from: the model layer's tensors (what LoRAs fuse against) and config.
     let sources: PipelineSources
     let loading: WeightLoading

@@ -26,8 +26,10 @@ public struct PipelineLoRA: Sendable, Equatable {
 public struct LoRAFusionReport: Sendable, Equatable {
     /// The LoRAs fused, in order.
     public var loras: [String] = []
-    /// UNet weight parameters patched, over all LoRAs.
+    /// UNet weight parameters patched, over all LoRAs (fused or at run time).
     public var unetLayersPatched: Int = 0
+    /// Of those, the UNet weights whose LoRAs run beside them at run time (see ``LoRAApplication``).
+    public var unetLayersAtRunTime: Int = 0
     /// Text-encoder weight parameters patched, over all LoRAs and encoders.
     public var textEncoderLayersPatched: Int = 0
     /// Textual-inversion tokens the LoRAs brought along (pivotal tuning: `<s1>`, kohya `bundle_emb.*`), usable
@@ -67,7 +69,7 @@ extension DiffusionPipeline {
     /// naming both.
     @discardableResult
     public func fuse(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
-        if let fused = fusion, fused.loras == loras { return fused.report }
+        if let fused = fusion, fused.loras == loras, fused.application == loraApplication { return fused.report }
         let base = baseModel
         for lora in loras {
             if let loraBase = lora.file.baseModel.detected, loraBase != base {
@@ -80,13 +82,15 @@ extension DiffusionPipeline {
         let unetInputs = loras.map { FusionInput(name: $0.name, file: $0.file, strength: $0.unetStrength) }
         let teInputs = loras.map { FusionInput(name: $0.name, file: $0.file, strength: $0.textEncoderStrength) }
 
-        let (unetOverrides, unetPatched) = try LoRAFusion.overrides(unetInputs, source: unetFusionSource, skipped: &report.skipped)
-        report.unetLayersPatched = unetPatched
+        let unetResult = try LoRAFusion.apply(unetInputs, source: unetFusionSource, runtime: loraApplication.appliesAtRunTime,
+                                              skipped: &report.skipped)
+        report.unetLayersPatched = unetResult.weightsPatched
+        report.unetLayersAtRunTime = unetResult.adapters.count
         var encoders: [CLIPTextEncoder] = []
         for (stage, source) in zip(originalTextEncoders, textEncoderFusionSources) {
-            let (overrides, patched) = try LoRAFusion.overrides(teInputs, source: source, skipped: &report.skipped)
-            report.textEncoderLayersPatched += patched
-            do { encoders.append(overrides.isEmpty ? stage : try stage.replacingParameters(overrides)) } catch { throw .text(error) }
+            let result = try LoRAFusion.apply(teInputs, source: source, skipped: &report.skipped)
+            report.textEncoderLayersPatched += result.weightsPatched
+            do { encoders.append(result.isEmpty ? stage : try stage.replacingParameters(result.overrides)) } catch { throw .text(error) }
         }
         for lora in loras {
             for patch in lora.file.modules where !partsPresent.contains(ModelPart(patch.target.component)) {
@@ -104,26 +108,31 @@ extension DiffusionPipeline {
         let prompts: PromptEncoder
         do { prompts = try PromptEncoder(tokenizers: tokenizers, encoders: encoders, embeddings: embeddings) } catch { throw .text(error) }
         // The UNet as loaded stays when neither the old nor the new set patches it.
-        if !unetOverrides.isEmpty || fusion?.unetPatched == true {
+        if !unetResult.isEmpty || fusion?.unetPatched == true {
             do {
                 // LoRA-fused tensors replace the mapped ones they name; every other tensor stays mapped.
                 unet = try UNetModel(configuration: sources.unetConfig, tensors: sources.unetTensors,
-                                     description: sources.unetDescription, loading: loading, overrides: unetOverrides)
+                                     description: sources.unetDescription, loading: loading, overrides: unetResult.overrides,
+                                     adapters: unetResult.adapters)
             } catch { throw .model(error) }
         }
         promptEncoder = prompts
-        fusion = Fusion(loras: loras, report: report, unetPatched: !unetOverrides.isEmpty)
+        fusion = Fusion(loras: loras, application: loraApplication, report: report, unetPatched: !unetResult.isEmpty)
         fusionCount += 1
         return report
     }
 
-    /// The LoRAs fused now (the pipeline's own, then the last request's).
+    /// The LoRAs applied now (the pipeline's own, then the last request's).
     public var activeLoRAs: [PipelineLoRA] { fusion?.loras ?? [] }
+
+    /// What applying ``activeLoRAs`` did; nil before any set was applied.
+    public var activeLoRAReport: LoRAFusionReport? { fusion?.report }
 }
 
 /// The set of LoRAs a pipeline has fused and what fusing it did.
 struct Fusion {
     var loras: [PipelineLoRA]
+    var application: LoRAApplication
     var report: LoRAFusionReport
     var unetPatched: Bool
 }

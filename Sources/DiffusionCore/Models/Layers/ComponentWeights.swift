@@ -16,14 +16,17 @@ final class ComponentWeights {
     /// Float32 replacements of some parameters, by canonical name, in canonical shape (LoRA-fused weights);
     /// the rest stay mapped.
     private let overrides: [String: [Float]]
+    /// LoRAs applied at run time beside a weight, by canonical weight name.
+    private let adapters: [String: [LowRankAdapter]]
     private var taken: Set<String> = []
 
     init(tensors: ComponentTensors, description: String, loading: WeightLoading = .keepHalfPrecision,
-         overrides: [String: [Float]] = [:]) {
+         overrides: [String: [Float]] = [:], adapters: [String: [LowRankAdapter]] = [:]) {
         self.tensors = tensors
         self.file = description
         self.loading = loading
         self.overrides = overrides
+        self.adapters = adapters
     }
 
     /// Opens every `*.safetensors` tensor of the given files (one component's file or shards) as one name space.
@@ -35,6 +38,9 @@ final class ComponentWeights {
     }
 
     func contains(_ name: String) -> Bool { tensors.contains(name) }
+
+    /// The run-time LoRAs of the weight `name` (none for most).
+    func adapters(for name: String) -> [LowRankAdapter] { adapters[name] ?? [] }
 
     /// The file a parameter is read from, as errors name it: the description, and the stored tensor name when
     /// the file spells it differently (a single-file checkpoint).
