@@ -20,6 +20,7 @@ struct Options {
     var iterations = 2
     var warmup = 1
     var widen = false
+    var profile = false
 }
 
 func parse() -> Options? {
@@ -36,6 +37,8 @@ func parse() -> Options? {
         case "--iterations": o.iterations = Int(args.popFirst() ?? "") ?? o.iterations
         case "--warmup": o.warmup = Int(args.popFirst() ?? "") ?? o.warmup
         case "--widen-at-load": o.widen = true
+        case "--profile": o.profile = true
+        case "--winograd-products": if args.popFirst() == "blas" { ConvPlanner.unpackedProductMaxColumns = 0 }
         default: return nil
         }
     }
@@ -60,10 +63,27 @@ func randomTensor(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1..
     return try Tensor(shape: shape, scalars: values)
 }
 
+/// Per-call seconds of each kind of work (exclusive times, see LayerTiming), grouped by the kind's first word.
+func printProfile(calls: Int, total: Double) {
+    let rows = LayerTiming.report()
+    let n = Double(max(calls, 1))
+    var groups: [String: Double] = [:]
+    for row in rows { groups[String(row.kind.split(separator: " ").first ?? ""), default: 0] += row.seconds }
+    let measured = rows.reduce(0) { $0 + $1.seconds }
+    print("profile per call (\(calls) calls; \(String(format: "%.3f", total / n)) s per call, \(String(format: "%.3f", (total - measured) / n)) s outside measured regions):")
+    for (kind, seconds) in groups.sorted(by: { $0.value > $1.value }) {
+        print(String(format: "  %-24@ %8.3f s  %5.1f %%", kind as NSString, seconds / n, 100 * seconds / total))
+    }
+    print("by shape:")
+    for row in rows {
+        print(String(format: "  %-48@ %8.4f s  %4d calls", row.kind as NSString, row.seconds / n, row.calls / max(calls, 1)))
+    }
+}
+
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 guard let o = parse() else {
-    FileHandle.standardError.write(Data("usage: model-bench unet|vae-decode|vae-encode|taesd-decode [--model DIR] [--taesd DIR] [--batch N] [--size LATENT] [--iterations N] [--warmup N] [--widen-at-load]\n".utf8))
+    FileHandle.standardError.write(Data("usage: model-bench unet|vae-decode|vae-encode|taesd-decode [--model DIR] [--taesd DIR] [--batch N] [--size LATENT] [--iterations N] [--warmup N] [--widen-at-load] [--profile] [--winograd-products auto|blas]\n".utf8))
     exit(2)
 }
 do {
@@ -105,6 +125,7 @@ do {
     }
     let load = now() - t0
     for _ in 0..<o.warmup { _ = try run() }
+    LayerTiming.isEnabled = o.profile
     var times: [Double] = []
     var shape: [Int] = []
     for _ in 0..<o.iterations {
@@ -112,6 +133,7 @@ do {
         shape = try run().shape
         times.append(now() - t)
     }
+    if o.profile { printProfile(calls: o.iterations, total: times.reduce(0, +)) }
     let list = times.map { String(format: "%.3f", $0) }.joined(separator: " ")
     print("\(o.what) batch \(o.batch) latent \(o.size): load \(String(format: "%.2f", load)) s, per call \(list) s (min \(String(format: "%.3f", times.min() ?? 0))); out \(shape)")
 } catch {

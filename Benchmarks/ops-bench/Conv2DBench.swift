@@ -1,7 +1,8 @@
 // conv2d cases: the SD1.5 UNet and VAE-decoder 3×3 convolutions (batch 1, float32 activations, bias),
 // timed in-process; Scripts/bench/conv2d_torch.py times torch on the same shapes.
-//   ops-bench conv-unet320 | conv-unet640 | conv-unet1280 | conv-vae512 | conv-vae128 | conv-all
-//     [--algorithm automatic|gemm|winograd] [--weights f32|f16]
+//   ops-bench conv-unet320 | conv-unet640 | conv-unet1280 | conv-vae512 | conv-vae128 | conv-unet1280s8 |
+//     conv-unet2560s8 | conv-unet2560s16 | conv-all
+//     [--algorithm automatic|gemm|winograd] [--weights f32|f16] [--products auto|blas]
 import DiffusionCore
 import Foundation
 
@@ -9,6 +10,8 @@ import Foundation
 let convShapes: [(name: String, cin: Int, cout: Int, h: Int, w: Int)] = [
     ("unet320", 320, 320, 64, 64), ("unet640", 640, 640, 32, 32), ("unet1280", 1280, 1280, 16, 16),
     ("vae512", 512, 512, 128, 128), ("vae128", 128, 128, 512, 512),
+    // The UNet's smallest maps (its innermost block at 512×512 output), where the planner picks its schedule.
+    ("unet1280s8", 1280, 1280, 8, 8), ("unet2560s8", 2560, 1280, 8, 8), ("unet2560s16", 2560, 1280, 16, 16),
 ]
 
 let convCases = ["conv-all"] + convShapes.map { "conv-\($0.name)" }
@@ -21,6 +24,7 @@ func conv(_ caseName: String) throws {
     default: .automatic
     }
     let weights = option("--weights", default: "f32")
+    if option("--products", default: "auto") == "blas" { ConvPlanner.unpackedProductMaxColumns = 0 }
     for s in convShapes where caseName == "conv-all" || caseName == "conv-\(s.name)" {
         let x = try tensor([1, s.cin, s.h, s.w], seed: 21)
         let wValues = values(s.cout * s.cin * 9, seed: 22).map { $0 / Float(s.cin * 9).squareRoot() }

@@ -16,12 +16,16 @@ DK_INLINE void wg_weights_body(const void *weight, int dtype, int cin, int co0, 
                                size_t u_plane) {
     float g[9][CI_BLOCK];
     float t[6][3][CI_BLOCK];
+    float wide[9 * CI_BLOCK];
+    size_t element = dtype == DK_CONV_WEIGHT_F32 ? 4 : 2;
     for (int co = co0; co < co0 + con; co++) {
         for (int cb = 0; cb < cin; cb += CI_BLOCK) {
             int nb = cin - cb < CI_BLOCK ? cin - cb : CI_BLOCK;
             size_t base = ((size_t)co * cin + cb) * 9;
+            // The block's nb·9 weights are contiguous: widen them with the vector conversion, then regroup.
+            dk_conv_widen((const char *)weight + base * element, dtype, (size_t)nb * 9, wide);
             for (int k = 0; k < nb; k++)
-                for (int e = 0; e < 9; e++) g[e][k] = dk_weight_at(weight, dtype, base + (size_t)k * 9 + e);
+                for (int e = 0; e < 9; e++) g[e][k] = wide[k * 9 + e];
             // Columns first: t[row ξr][column b] = Σ_a G[ξr][a] g[a][b].
             for (int b = 0; b < 3; b++) {
                 for (int k = 0; k < nb; k++) {
@@ -118,7 +122,8 @@ DK_INLINE void wg_input_body(const float *x, int cin, int h, int w, int pt, int 
 //   Aᵀ = [ 1 1 1 1 1 0 ; 0 1 −1 2 −2 0 ; 0 1 1 4 4 0 ; 0 1 −1 8 −8 1 ]
 
 DK_INLINE void wg_output_body(const float *m, size_t m_plane, int co0, int con, const float *bias, float *y,
-                              int cout, int hout, int wout, int tiles_y, int tiles_x, long t0, int tn) {
+                              int cout, int hout, int wout, int tiles_y, int tiles_x, long t0, int tn,
+                              int accumulate) {
     float tmp[6][4][SEG];
     float orow[4 * SEG];
     long per_image = (long)tiles_y * tiles_x;
@@ -167,7 +172,12 @@ DK_INLINE void wg_output_body(const float *m, size_t m_plane, int co0, int con, 
                         orow[4 * s + q] = val + bv;
                     }
                 }
-                memcpy(plane + (size_t)yy * wout + x0, orow, sizeof(float) * (size_t)cols);
+                float *dst = plane + (size_t)yy * wout + x0;
+                if (accumulate) {
+                    for (int k = 0; k < cols; k++) dst[k] += orow[k];
+                } else {
+                    memcpy(dst, orow, sizeof(float) * (size_t)cols);
+                }
             }
         }
         t += seg;
@@ -188,8 +198,8 @@ DK_INLINE void wg_output_body(const float *m, size_t m_plane, int co0, int con, 
     }                                                                                                       \
     ATTR static void wg_output_##SUFFIX(const float *m, size_t m_plane, int co0, int con, const float *bias, \
                                         float *y, int cout, int hout, int wout, int tiles_y, int tiles_x,   \
-                                        long t0, int tn) {                                                  \
-        wg_output_body(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn);          \
+                                        long t0, int tn, int acc) {                                         \
+        wg_output_body(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn, acc);     \
     }
 
 DK_WG_VARIANTS(, portable)
@@ -218,11 +228,17 @@ void dk_winograd43_input(const float *x, int cin, int h, int w, int pt, int pl, 
 }
 
 void dk_winograd43_output(const float *m, size_t m_plane, int co0, int con, const float *bias, float *y,
-                          int cout, int hout, int wout, int tiles_y, int tiles_x, long t0, int tn) {
+                          int cout, int hout, int wout, int tiles_y, int tiles_x, long t0, int tn, int accumulate) {
 #if DK_HAS_WIDE
     int level = dk_cpu_level();
-    if (level >= 2) { wg_output_avx512(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn); return; }
-    if (level >= 1) { wg_output_avx2(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn); return; }
+    if (level >= 2) {
+        wg_output_avx512(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn, accumulate);
+        return;
+    }
+    if (level >= 1) {
+        wg_output_avx2(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn, accumulate);
+        return;
+    }
 #endif
-    wg_output_portable(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn);
+    wg_output_portable(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn, accumulate);
 }

@@ -21,6 +21,7 @@ void dk_winograd43_input(const float *x, int cin, int h, int w, int pt, int pl, 
 
 /// Output transform of tiles [t0, t0 + tn), output channels [co0, co0 + con), from
 /// `m[ξ·m_plane + (co − co0)·tn + (t − t0)]` into `y` (N×C_out×H_out×W_out), adding `bias[co]` when
-/// `bias` is not NULL. Positions past H_out/W_out in border tiles are not written.
+/// `bias` is not NULL; with `accumulate` non-zero the result is added to what `y` holds (a residual add in
+/// the same pass). Positions past H_out/W_out in border tiles are not written.
 void dk_winograd43_output(const float *m, size_t m_plane, int co0, int con, const float *bias, float *y,
-                          int cout, int hout, int wout, int tiles_y, int tiles_x, long t0, int tn);
+                          int cout, int hout, int wout, int tiles_y, int tiles_x, long t0, int tn, int accumulate);

@@ -5,8 +5,9 @@ import COpenBLAS
 /// stride-1 convolutions multiply the input directly (no copy); the others build im2col panels of a band of
 /// output rows at a time in workspace scratch. Half-precision weights are widened per call into scratch.
 enum GEMMConv {
+    /// - Parameter accumulate: add the convolution to what `output` holds instead of overwriting it.
     static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: WeightMatrix, bias: UnsafePointer<Float>?,
-                    output: UnsafeMutablePointer<Float>, workspace: Workspace?) {
+                    output: UnsafeMutablePointer<Float>, workspace: Workspace?, accumulate: Bool = false) {
         let k = g.inChannels * g.kernelHeight * g.kernelWidth
         let cout = g.outChannels
         let plane = g.outputPlane
@@ -15,7 +16,12 @@ enum GEMMConv {
         defer { colScratch.release() }
         Parallel.forEach(g.batch * cout, grain: max(1, 16384 / plane)) { r in
             for row in r {
-                dk_conv_fill_bias(output + row * plane, bias.map { $0 + row % cout }, 1, plane)
+                if !accumulate {
+                    dk_conv_fill_bias(output + row * plane, bias.map { $0 + row % cout }, 1, plane)
+                } else if let bias {
+                    let value = bias[row % cout], y = output + row * plane
+                    for i in 0..<plane { y[i] += value }
+                }
             }
         }
         weight.withFloat32(workspace: workspace) { w in

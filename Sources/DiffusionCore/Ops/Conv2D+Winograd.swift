@@ -11,13 +11,15 @@ import COpenBLAS
 enum WinogradConv {
     static let planes = Int(DK_WINOGRAD43_PLANES)
 
+    /// - Parameter accumulate: add the convolution to what `output` holds instead of overwriting it.
     static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: WeightMatrix, bias: UnsafePointer<Float>?,
                     output: UnsafeMutablePointer<Float>, workspace: Workspace?,
-                    plan forcedPlan: ConvPlanner.WinogradPlan? = nil) {
+                    plan forcedPlan: ConvPlanner.WinogradPlan? = nil, accumulate: Bool = false) {
         let plan = forcedPlan ?? ConvPlanner.winograd(g)
+        let acc: Int32 = accumulate ? 1 : 0
         if let sub = plan.channelSplit {
             runSplittingChannels(g, input: input, weight: weight, bias: bias, output: output, workspace: workspace,
-                                 subBlock: sub)
+                                 subBlock: sub, accumulate: accumulate)
             return
         }
         let cin = g.inChannels, cout = g.outChannels
@@ -47,14 +49,10 @@ enum WinogradConv {
                             dk_winograd43_input(input, Int32(cin), Int32(g.height), Int32(g.width),
                                                 Int32(g.padding.top), Int32(g.padding.left), Int32(tilesY),
                                                 Int32(tilesX), t0, Int32(tn), 0, Int32(cin), v, cin * tn)
-                            for xi in 0..<planes {
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb), Int32(tn), Int32(cin),
-                                            1, u + xi * nb * cin, Int32(cin), v + xi * cin * tn, Int32(tn), 0,
-                                            m + xi * nb * tn, Int32(tn))
-                            }
+                            planeProducts(u, rows: nb, v, columns: tn, depth: cin, into: m)
                             dk_winograd43_output(m, nb * tn, Int32(cb), Int32(nb), bias, output, Int32(cout),
                                                  Int32(g.outHeight), Int32(g.outWidth), Int32(tilesY), Int32(tilesX),
-                                                 t0, Int32(tn))
+                                                 t0, Int32(tn), acc)
                         }
                     }
                 }
@@ -67,7 +65,8 @@ enum WinogradConv {
     /// weights are used while they are still in cache instead of going out to memory and back.
     static func runSplittingChannels(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: WeightMatrix,
                                      bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-                                     workspace: Workspace?, subBlock: Int) {
+                                     workspace: Workspace?, subBlock: Int, accumulate: Bool) {
+        let acc: Int32 = accumulate ? 1 : 0
         let cin = g.inChannels, cout = g.outChannels
         let tilesY = (g.outHeight + 3) / 4, tilesX = (g.outWidth + 3) / 4
         let tiles = ConvPlanner.tiles(g)
@@ -92,17 +91,29 @@ enum WinogradConv {
                     for block in range {
                         let co0 = block * subBlock, nb = min(subBlock, cout - co0)
                         dk_winograd43_weights(w, dtype, Int32(cin), Int32(co0), Int32(nb), u, nb * cin)
-                        for xi in 0..<planes {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(nb), Int32(tiles), Int32(cin),
-                                        1, u + xi * nb * cin, Int32(cin), v + xi * cin * tiles, Int32(tiles), 0,
-                                        m + xi * nb * tiles, Int32(tiles))
-                        }
+                        planeProducts(u, rows: nb, v, columns: tiles, depth: cin, into: m)
                         dk_winograd43_output(m, nb * tiles, Int32(co0), Int32(nb), bias, output, Int32(cout),
                                              Int32(g.outHeight), Int32(g.outWidth), Int32(tilesY), Int32(tilesX),
-                                             0, Int32(tiles))
+                                             0, Int32(tiles), acc)
                     }
                 }
             }
+        }
+    }
+
+    /// The 36 transform-domain products `m_ξ = u_ξ · v_ξ` of one block (`u_ξ` `rows × depth`, `v_ξ`
+    /// `depth × columns`, planes stored one after another): through the unpacked small-column kernel where the
+    /// processor has it and the planner chooses it, else one BLAS product per plane.
+    static func planeProducts(_ u: UnsafePointer<Float>, rows: Int, _ v: UnsafePointer<Float>, columns: Int, depth: Int,
+                              into m: UnsafeMutablePointer<Float>) {
+        let unpacked = columns >= ConvPlanner.unpackedProductMinColumns && columns <= ConvPlanner.unpackedProductMaxColumns
+        for xi in 0..<planes {
+            let a = u + xi * rows * depth, b = v + xi * depth * columns, c = m + xi * rows * columns
+            if unpacked && dk_gemm_small_n(Int32(rows), Int32(columns), Int32(depth), a, depth, b, columns, c, columns) == 1 {
+                continue
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(depth),
+                        1, a, Int32(depth), b, Int32(columns), 0, c, Int32(columns))
         }
     }
 }

@@ -86,11 +86,12 @@ extension Ops {
         return out
     }
 
-    /// ``conv2d(_:weight:bias:options:workspace:)`` into `out` (`[N, C_out, H_out, W_out]`). `out` is not
-    /// written when an error is thrown.
+    /// ``conv2d(_:weight:bias:options:workspace:)`` into `out` (`[N, C_out, H_out, W_out]`). With
+    /// `accumulate`, the convolution is added to what `out` holds (`out += conv(x) + b`: a residual add in the
+    /// convolution's own output pass). `out` is not written when an error is thrown.
     public static func conv2d(
         _ x: Tensor, weight: WeightMatrix, bias: Tensor? = nil, options: Conv2DOptions = Conv2DOptions(),
-        into out: inout Tensor, workspace: Workspace? = nil
+        accumulate: Bool = false, into out: inout Tensor, workspace: Workspace? = nil
     ) throws(TensorError) {
         let g = try Conv2DGeometry(input: x.shape, weight: weight.shape, options: options)
         if let bias, bias.shape != [g.outChannels] {
@@ -103,9 +104,11 @@ extension Ops {
         withExtendedLifetime((xc, bc)) {
             let b = bc.map { UnsafePointer($0.elementPointer) }
             if g.usesWinograd(options.algorithm) {
-                WinogradConv.run(g, input: xc.elementPointer, weight: weight, bias: b, output: y, workspace: workspace)
+                WinogradConv.run(g, input: xc.elementPointer, weight: weight, bias: b, output: y, workspace: workspace,
+                                 accumulate: accumulate)
             } else {
-                GEMMConv.run(g, input: xc.elementPointer, weight: weight, bias: b, output: y, workspace: workspace)
+                GEMMConv.run(g, input: xc.elementPointer, weight: weight, bias: b, output: y, workspace: workspace,
+                             accumulate: accumulate)
             }
         }
     }

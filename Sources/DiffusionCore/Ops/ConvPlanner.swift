@@ -1,6 +1,6 @@
 /// Chooses the algorithm and the blocking of a convolution from its sizes. The thresholds come from the
 /// measurements recorded in Docs/benchmarks.md.
-enum ConvPlanner {
+package enum ConvPlanner {
     /// Bytes of transformed weights kept at once (one block of output channels).
     static let weightBlockBytes = 40 << 20
     /// Bytes of transformed input plus transform-domain output per chunk of tiles (one per core).
@@ -15,6 +15,14 @@ enum ConvPlanner {
     static let channelSplitBytes = 2 << 20
     /// Bytes of one im2col panel.
     static let im2colBytes = 16 << 20
+    /// Transform-domain products with at least ``unpackedProductMinColumns`` and at most this many columns
+    /// (tiles) run through the unpacked kernel (`dk_gemm_small_n`, AVX-512 processors) instead of BLAS, whose
+    /// packing of both operands costs as much as the arithmetic at so few columns. Benchmarks set it to 0 to
+    /// measure the BLAS schedule.
+    nonisolated(unsafe) package static var unpackedProductMaxColumns = Int.max
+    /// Below one vector of columns (an 8×8 map at batch 1 has 4 tiles) the unpacked kernel leaves most lanes
+    /// idle and BLAS was measured faster.
+    static let unpackedProductMinColumns = 16
 
     struct WinogradPlan: Equatable {
         var tiles: Int

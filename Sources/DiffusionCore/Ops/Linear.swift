@@ -62,4 +62,93 @@ extension Ops {
             }
         }
     }
+
+    /// A linear layer over the positions of channel-major maps: `x` is `[B, C_in, T]` (an NCHW map seen as
+    /// `[B, C, H·W]`, e.g. the GroupNorm output before a transformer's `proj_in`) and the result is the
+    /// token-major `[B, T, out]` = `xᵀ·Wᵀ + b`, with no transpose pass (the GEMM reads `x` transposed).
+    /// - Throws: ``TensorError/shapeMismatch(operation:expected:actual:)`` unless `x` is `[B, in, T]` and the
+    ///   bias `[out]`; ``TensorError/emptyTensor(operation:shape:)``.
+    public static func linear(
+        channelMajor x: Tensor, weight: WeightMatrix, bias: Tensor? = nil, into out: inout Tensor,
+        workspace: Workspace? = nil
+    ) throws(TensorError) {
+        let inFeatures = weight.columns, outFeatures = weight.rows
+        guard x.rank == 3, x.shape[1] == inFeatures else {
+            throw .shapeMismatch(operation: "linear (channel-major)", expected: "[B, \(inFeatures), T]", actual: x.shape)
+        }
+        try requireNonEmpty(x, "linear")
+        if let bias, bias.shape != [outFeatures] {
+            throw .shapeMismatch(operation: "linear bias", expected: "[\(outFeatures)]", actual: bias.shape)
+        }
+        let (batch, tokens) = (x.shape[0], x.shape[2])
+        try prepare(&out, shape: [batch, tokens, outFeatures], operation: "linear")
+        let (m, n, k) = (try blasIndex(tokens, "linear"), try blasIndex(outFeatures, "linear"), try blasIndex(inFeatures, "linear"))
+        let xc = x.contiguous(), bc = bias?.contiguous()
+        let y = out.elementPointer
+        weight.withFloat32(workspace: workspace) { w in
+            withExtendedLifetime(xc) {
+                for b in 0..<batch {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, m, n, k, 1, xc.elementPointer + b * inFeatures * tokens,
+                                m, w, k, 0, y + b * tokens * outFeatures, n)
+                }
+            }
+        }
+        guard let bc else { return }
+        let rows = batch * tokens
+        withExtendedLifetime(bc) {
+            let bp = UnsafePointer(bc.elementPointer)
+            Parallel.forEach(rows, grain: Swift.max(1, 16384 / outFeatures)) { r in
+                dk_bias_activation_rows(y + r.lowerBound * outFeatures, r.count, outFeatures, outFeatures, bp, DK_ACT_NONE)
+            }
+        }
+    }
+
+    /// A linear layer whose result is written channel-major: `x` is the token-major `[B, T, in]` and `out` is
+    /// `[B, out, ...]` with `T` positions after the channel axis (an NCHW map), `out[b, o, t] = (x·Wᵀ + b)[b, t, o]`,
+    /// with no transpose pass. With `accumulate`, the result is added to what `out` holds (a transformer's
+    /// `proj_out` plus its residual, in place on the residual).
+    /// - Throws: ``TensorError/shapeMismatch(operation:expected:actual:)`` for shapes that do not fit;
+    ///   ``TensorError/emptyTensor(operation:shape:)``.
+    public static func linear(
+        toChannelMajor x: Tensor, weight: WeightMatrix, bias: Tensor? = nil, accumulate: Bool = false,
+        into out: inout Tensor, workspace: Workspace? = nil
+    ) throws(TensorError) {
+        let inFeatures = weight.columns, outFeatures = weight.rows
+        guard x.rank == 3, x.shape[2] == inFeatures else {
+            throw .shapeMismatch(operation: "linear (to channel-major)", expected: "[B, T, \(inFeatures)]", actual: x.shape)
+        }
+        try requireNonEmpty(x, "linear")
+        if let bias, bias.shape != [outFeatures] {
+            throw .shapeMismatch(operation: "linear bias", expected: "[\(outFeatures)]", actual: bias.shape)
+        }
+        let (batch, tokens) = (x.shape[0], x.shape[1])
+        guard out.rank >= 2, out.shape[0] == batch, out.shape[1] == outFeatures, out.count == batch * outFeatures * tokens else {
+            throw .shapeMismatch(operation: "linear output", expected: "[\(batch), \(outFeatures), …\(tokens) positions]", actual: out.shape)
+        }
+        out.makeUniqueAndContiguous()
+        let (m, n, k) = (try blasIndex(outFeatures, "linear"), try blasIndex(tokens, "linear"), try blasIndex(inFeatures, "linear"))
+        let xc = x.contiguous(), bc = bias?.contiguous()
+        let y = out.elementPointer
+        withExtendedLifetime(bc) {
+            let bp = bc.map { UnsafePointer($0.elementPointer) }
+            Parallel.forEach(batch * outFeatures, grain: Swift.max(1, 16384 / tokens)) { r in
+                for row in r {
+                    let value = bp?[row % outFeatures] ?? 0, plane = y + row * tokens
+                    if accumulate {
+                        if value != 0 { for i in 0..<tokens { plane[i] += value } }
+                    } else {
+                        plane.update(repeating: value, count: tokens)
+                    }
+                }
+            }
+        }
+        weight.withFloat32(workspace: workspace) { w in
+            withExtendedLifetime(xc) {
+                for b in 0..<batch {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1, w, k,
+                                xc.elementPointer + b * tokens * inFeatures, k, 1, y + b * outFeatures * tokens, n)
+                }
+            }
+        }
+    }
 }

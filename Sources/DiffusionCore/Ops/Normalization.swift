@@ -53,6 +53,39 @@ extension Ops {
         }
     }
 
+    /// ``groupNorm(_:groups:weight:bias:eps:activation:workspace:)`` in place: `x` is normalised (and
+    /// activated) where it lies, so a model that no longer needs the un-normalised map saves a buffer.
+    public static func groupNorm(
+        inPlace x: inout Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
+        activation: Activation = .none
+    ) throws(TensorError) {
+        guard x.rank >= 2 else { throw .shapeMismatch(operation: "groupNorm", expected: "[N, C, ...] (NCHW)", actual: x.shape) }
+        try requireNonEmpty(x, "groupNorm")
+        let channels = x.shape[1]
+        guard groups > 0, channels % groups == 0 else {
+            throw .invalidArgument(operation: "groupNorm", reason: "\(groups) groups do not divide \(channels) channels")
+        }
+        guard eps.isFinite, eps >= 0 else { throw .invalidArgument(operation: "groupNorm", reason: "eps \(eps) is not a finite non-negative value") }
+        for p in [weight, bias] { if let p, p.shape != [channels] {
+            throw .shapeMismatch(operation: "groupNorm affine parameter", expected: "[\(channels)]", actual: p.shape)
+        } }
+        x.makeUniqueAndContiguous()
+        let wc = weight?.contiguous(), bc = bias?.contiguous()
+        let batch = x.shape[0], plane = x.count / (batch * channels), perGroup = channels / groups
+        let data = x.elementPointer, act = activation.kernel
+        withExtendedLifetime((wc, bc)) {
+            let w = wc.map { UnsafePointer($0.elementPointer) }, b = bc.map { UnsafePointer($0.elementPointer) }
+            Parallel.forEach(batch * groups) { r in
+                for task in r {
+                    let g = task % groups
+                    let offset = (task / groups) * channels * plane + g * perGroup * plane
+                    dk_group_norm_group(data + offset, data + offset, perGroup, plane,
+                                        w.map { $0 + g * perGroup }, b.map { $0 + g * perGroup }, eps, act)
+                }
+            }
+        }
+    }
+
     /// Layer normalisation over the last axis (torch `nn.LayerNorm(C)`).
     ///
     /// - Parameters:

@@ -92,9 +92,11 @@ public struct WeightMatrix: Sendable {
             }
             let scratch = Scratch(count: n, workspace: workspace)
             defer { scratch.release() }
-            WeightMatrix.withBytes(view) { raw in
+            LayerTiming.measure("widen f16 weights") {
+              WeightMatrix.withBytes(view) { raw in
                 WeightMatrix.widen(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), element: element,
                                    into: scratch.pointer, count: n)
+              }
             }
             return try body(scratch.pointer)
         }

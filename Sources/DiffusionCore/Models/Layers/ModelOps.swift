@@ -7,18 +7,22 @@ enum ModelOps {
     /// `[B, C, H, W]` → `[B, H·W, C]` (a view as `[B, C, H·W]`, then the compute layer's transpose).
     static func toSequence(_ x: Tensor) throws -> Tensor {
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        return try Ops.transposeLastTwo(try x.reshaped([b, c, h * w]))
+        return try LayerTiming.measure("transpose") { try Ops.transposeLastTwo(try x.reshaped([b, c, h * w])) }
     }
 
     /// `[B, H·W, C]` → `[B, C, H, W]`.
     static func toImage(_ x: Tensor, height h: Int, width w: Int) throws -> Tensor {
         let (b, c) = (x.shape[0], x.shape[2])
         guard x.shape[1] == h * w else { throw ModelError.invalidInput("sequence \(x.shape) is not \(h)×\(w)") }
-        return try Ops.transposeLastTwo(x).reshaped([b, c, h, w])
+        return try LayerTiming.measure("transpose") { try Ops.transposeLastTwo(x).reshaped([b, c, h, w]) }
     }
 
     /// `x[n, c, :, :] += bias[n, c]` for `x` `[B, C, H, W]` and `bias` `[B, C]`.
     static func addPerChannel(_ x: inout Tensor, _ bias: Tensor) throws {
+        try LayerTiming.measure("add per channel") { try addPerChannelUntimed(&x, bias) }
+    }
+
+    private static func addPerChannelUntimed(_ x: inout Tensor, _ bias: Tensor) throws {
         let (b, c) = (x.shape[0], x.shape[1])
         guard bias.shape == [b, c] else { throw ModelError.invalidInput("per-channel bias \(bias.shape) for \(x.shape)") }
         let plane = x.count / (b * c)
@@ -38,6 +42,10 @@ enum ModelOps {
 
     /// `x = (x + y) / divisor` element-wise (a residual add with diffusers' `output_scale_factor`).
     static func addScaled(_ x: inout Tensor, _ y: Tensor, divideBy divisor: Float) throws {
+        try LayerTiming.measure("residual add") { try addScaledUntimed(&x, y, divideBy: divisor) }
+    }
+
+    private static func addScaledUntimed(_ x: inout Tensor, _ y: Tensor, divideBy divisor: Float) throws {
         guard x.shape == y.shape else { throw ModelError.invalidInput("residual \(y.shape) for \(x.shape)") }
         if divisor == 1 {
             try Ops.add(y, to: &x)
@@ -56,11 +64,6 @@ enum ModelOps {
                 }
             }
         }
-    }
-
-    /// Concatenation along the channel axis of two NCHW maps of the same batch and size.
-    static func concatChannels(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        try Ops.concatChannels([a, b])
     }
 
     /// Concatenation of two `[B, X]` and `[B, Y]` matrices into `[B, X + Y]`.
@@ -84,7 +87,7 @@ enum ModelOps {
     static func upsampleNearest(_ x: Tensor, to size: (Int, Int)?) throws -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = size ?? (2 * h, 2 * w)
-        if oh == 2 * h && ow == 2 * w { return try Ops.upsampleNearest2x(x) }
+        if oh == 2 * h && ow == 2 * w { return try LayerTiming.measure("upsample") { try Ops.upsampleNearest2x(x) } }
         let src = x.contiguous()
         return try Tensor(shape: [n, c, oh, ow]) { out in
             src.withUnsafeBufferPointer { s in

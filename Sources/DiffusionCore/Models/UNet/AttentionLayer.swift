@@ -27,15 +27,27 @@ struct AttentionLayer {
     func callAsFunction(_ x: Tensor, context: Tensor? = nil) throws -> Tensor {
         let source = context ?? x
         let q = try toQ(x), k = try toK(source), v = try toV(source)
-        let attended = try Ops.attention(query: q, key: k, value: v, options: AttentionOptions(heads: heads))
+        let attended = try LayerTiming.measure("attention \(q.shape[q.rank - 2])×\(k.shape[k.rank - 2])") {
+            try Ops.attention(query: q, key: k, value: v, options: AttentionOptions(heads: heads))
+        }
         return try toOut(attended)
     }
 
-    /// `x + attention(x, context)` with the residual folded into the output projection's product.
-    func residual(_ x: Tensor, normed: Tensor, context: Tensor? = nil) throws -> Tensor {
+    /// `x += attention(normed, context)` in place, the residual folded into the output projection's product;
+    /// every intermediate (Q, K, V, the attended values) comes from and goes back to `workspace`.
+    func accumulate(_ normed: Tensor, context: Tensor?, into x: inout Tensor, workspace ws: Workspace?) throws {
         let source = context ?? normed
-        let q = try toQ(normed), k = try toK(source), v = try toV(source)
-        let attended = try Ops.attention(query: q, key: k, value: v, options: AttentionOptions(heads: heads))
-        return try toOut.accumulating(attended, onto: x)
+        var q = try toQ(normed, workspace: ws), k = try toK(source, workspace: ws), v = try toV(source, workspace: ws)
+        let shape = try Ops.attentionOutputShape(query: q, key: k, value: v, heads: heads)
+        var attended = try ws?.tensor(shape: shape) ?? Tensor(shape: shape)
+        try LayerTiming.measure("attention \(q.shape[q.rank - 2])×\(k.shape[k.rank - 2])") {
+            try Ops.attention(query: q, key: k, value: v, options: AttentionOptions(heads: heads), into: &attended,
+                              workspace: ws)
+        }
+        ws?.recycle(&q)
+        ws?.recycle(&k)
+        ws?.recycle(&v)
+        try toOut.accumulate(attended, into: &x, workspace: ws)
+        ws?.recycle(&attended)
     }
 }

@@ -22,17 +22,57 @@ struct ResnetBlock2D {
         self.outputScale = outputScale
     }
 
-    /// - Parameter activatedTemb: `SiLU(temb)`, computed once per forward by the caller (every block applies
-    ///   the same SiLU to the same embedding).
-    func callAsFunction(_ x: Tensor, activatedTemb: Tensor?) throws -> Tensor {
-        var h = try conv1(try norm1(x, activation: .silu))
+    /// - Parameters:
+    ///   - activatedTemb: `SiLU(temb)`, computed once per forward by the caller (every block applies the same
+    ///     SiLU to the same embedding).
+    ///   - workspace: where the intermediates come from and go back to; the result is a workspace buffer too.
+    ///
+    /// The time-embedding projection is folded into `conv1`'s bias when every batch element has the same one
+    /// (batch 1, or CFG's two halves at one timestep), the second GroupNorm+SiLU runs in place, and the
+    /// residual (the input, or its 1×1 shortcut) is added in `conv2`'s output pass.
+    func callAsFunction(_ x: Tensor, activatedTemb: Tensor?, workspace ws: Workspace? = nil) throws -> Tensor {
+        var activated = try norm1(x, activation: .silu, workspace: ws)
+        var h: Tensor
         if let timeProjection, let activatedTemb {
-            let t = try timeProjection(activatedTemb)
-            try ModelOps.addPerChannel(&h, t)
+            var t = try timeProjection(activatedTemb, workspace: ws)
+            if let row = try ResnetBlock2D.sharedRow(t) {
+                let bias = conv1.bias?.scalars ?? [Float](repeating: 0, count: row.count)
+                let combined = try Tensor(shape: [row.count], scalars: zip(bias, row).map { $0 + $1 })
+                h = try conv1(activated, bias: combined, workspace: ws)
+            } else {
+                h = try conv1(activated, bias: conv1.bias, workspace: ws)
+                try ModelOps.addPerChannel(&h, t)
+            }
+            ws?.recycle(&t)
+        } else {
+            h = try conv1(activated, bias: conv1.bias, workspace: ws)
         }
-        h = try conv2(try norm2(h, activation: .silu))
-        let skip = try shortcut.map { try $0(x) } ?? x
-        try ModelOps.addScaled(&h, skip, divideBy: outputScale)
-        return h
+        ws?.recycle(&activated)
+        try norm2.apply(to: &h, activation: .silu)
+        var out: Tensor
+        if outputScale == 1 {
+            if let shortcut {
+                out = try shortcut(x, bias: shortcut.bias, workspace: ws)
+            } else {
+                out = try ws?.tensor(shape: x.shape) ?? Tensor(shape: x.shape)
+                x.copyElements(to: out.elementPointer)
+            }
+            try conv2.accumulate(h, into: &out, workspace: ws)
+        } else {
+            out = try conv2(h, bias: conv2.bias, workspace: ws)
+            let skip = try shortcut.map { try $0(x, bias: $0.bias, workspace: ws) } ?? x
+            try ModelOps.addScaled(&out, skip, divideBy: outputScale)
+        }
+        ws?.recycle(&h)
+        return out
+    }
+
+    /// The one row every batch element of `t` `[B, C]` shares, or nil when the rows differ.
+    static func sharedRow(_ t: Tensor) throws -> [Float]? {
+        let values = t.scalars
+        let (rows, width) = (t.shape[0], t.shape[1])
+        let first = Array(values[0..<width])
+        for r in 1..<max(rows, 1) where !values[(r * width)..<((r + 1) * width)].elementsEqual(first) { return nil }
+        return first
     }
 }

@@ -21,11 +21,23 @@ struct BasicTransformerBlock {
         ffOut = try LinearLayer(w, "\(prefix).ff.net.2", in: inner, out: dim)
     }
 
-    func callAsFunction(_ x: Tensor, context: Tensor) throws -> Tensor {
-        var h = try attn1.residual(x, normed: try norm1(x))
-        h = try attn2.residual(h, normed: try norm2(h), context: context)
-        let gated = try Ops.geglu(try ffIn(try norm3(h)))
-        return try ffOut.accumulating(gated, onto: h)
+    /// Runs the block on the token-major `h` `[B, T, C]` in place; each sub-layer's residual is accumulated into
+    /// `h` by its last product, and the normalised copies and feed-forward intermediates reuse `workspace` buffers.
+    func callAsFunction(_ h: inout Tensor, context: Tensor, workspace ws: Workspace?) throws {
+        var n = try norm1(h, workspace: ws)
+        try attn1.accumulate(n, context: nil, into: &h, workspace: ws)
+        try norm2(h, into: &n)
+        try attn2.accumulate(n, context: context, into: &h, workspace: ws)
+        try norm3(h, into: &n)
+        var projected = try ffIn(n, workspace: ws)
+        ws?.recycle(&n)
+        let inner = projected.shape[projected.rank - 1] / 2
+        var gated = try ws?.tensor(shape: Array(projected.shape.dropLast()) + [inner])
+            ?? Tensor(shape: Array(projected.shape.dropLast()) + [inner])
+        try LayerTiming.measure("geglu") { try Ops.geglu(projected, into: &gated) }
+        ws?.recycle(&projected)
+        try ffOut.accumulate(gated, into: &h, workspace: ws)
+        ws?.recycle(&gated)
     }
 }
 
@@ -48,13 +60,17 @@ struct Transformer2D {
         projOut = try LinearLayer(pointwise: w, "\(prefix).proj_out", in: channels, out: channels)
     }
 
-    func callAsFunction(_ x: Tensor, context: Tensor) throws -> Tensor {
-        let (height, width) = (x.shape[2], x.shape[3])
-        var h = try projIn(try ModelOps.toSequence(try norm(x)))
-        for block in blocks { h = try block(h, context: context) }
-        h = try projOut(h)
-        var out = try ModelOps.toImage(h, height: height, width: width)
-        try ModelOps.addScaled(&out, x, divideBy: 1)
-        return out
+    /// Adds the transformer's output to the NCHW map `x` in place (its residual). Between `proj_in` and
+    /// `proj_out` the sequence stays token-major `[B, H·W, C]`; both projections read or write the NCHW layout
+    /// directly, so no transpose pass runs.
+    func callAsFunction(_ x: inout Tensor, context: Tensor, workspace ws: Workspace?) throws {
+        let (b, c) = (x.shape[0], x.shape[1])
+        let positions = x.count / (b * c)
+        var normed = try norm(x, workspace: ws)
+        var h = try projIn.fromChannelMajor(try normed.reshaped([b, c, positions]), workspace: ws)
+        ws?.recycle(&normed)
+        for block in blocks { try block(&h, context: context, workspace: ws) }
+        try projOut.accumulateToChannelMajor(h, into: &x, workspace: ws)
+        ws?.recycle(&h)
     }
 }

@@ -24,19 +24,23 @@ struct UNetDownBlock {
                                                   stride: 2, padding: .init(config.downsamplePadding))
     }
 
-    /// Runs the block, appending each resnet/transformer output and the downsampled map to `skips`.
-    func callAsFunction(_ x: Tensor, activatedTemb: Tensor, context: Tensor, skips: inout [Tensor]) throws -> Tensor {
-        var h = x
+    /// Runs the block on `h` in place, appending each resnet/transformer output and the downsampled map to
+    /// `skips`; every map is a `workspace` buffer, given back once the up path has used it.
+    func callAsFunction(_ h: inout Tensor, activatedTemb: Tensor, context: Tensor, skips: inout [Tensor],
+                        workspace ws: Workspace?) throws {
         for (index, resnet) in resnets.enumerated() {
-            h = try resnet(h, activatedTemb: activatedTemb)
-            if !attentions.isEmpty { h = try attentions[index](h, context: context) }
+            let next = try resnet(h, activatedTemb: activatedTemb, workspace: ws)
+            ws?.recycle(&h)
+            h = next
+            if !attentions.isEmpty { try attentions[index](&h, context: context, workspace: ws) }
             skips.append(h)
         }
         if let downsample {
-            h = try downsample(h)
+            let next = try downsample(h, bias: downsample.bias, workspace: ws)
+            ws?.recycle(&h)
+            h = next
             skips.append(h)
         }
-        return h
     }
 }
 
@@ -57,13 +61,17 @@ struct UNetMidBlock {
                                         layers: config.transformerLayersPerBlock.last ?? 1, groups: config.normGroups)]
     }
 
-    func callAsFunction(_ x: Tensor, activatedTemb: Tensor, context: Tensor) throws -> Tensor {
-        var h = try resnets[0](x, activatedTemb: activatedTemb)
+    /// Runs the block on `h` in place.
+    func callAsFunction(_ h: inout Tensor, activatedTemb: Tensor, context: Tensor, workspace ws: Workspace?) throws {
+        var next = try resnets[0](h, activatedTemb: activatedTemb, workspace: ws)
+        ws?.recycle(&h)
+        h = next
         for (index, attention) in attentions.enumerated() {
-            h = try attention(h, context: context)
-            h = try resnets[index + 1](h, activatedTemb: activatedTemb)
+            try attention(&h, context: context, workspace: ws)
+            next = try resnets[index + 1](h, activatedTemb: activatedTemb, workspace: ws)
+            ws?.recycle(&h)
+            h = next
         }
-        return h
     }
 }
 
@@ -101,19 +109,35 @@ struct UNetUpBlock {
             : try ConvLayer(w, "\(prefix).upsamplers.0.conv", in: out, out: out, kernel: 3, stride: 1, padding: .init(1))
     }
 
-    /// Runs the block, taking its skips from the end of `skips`; `upsampleSize` is the spatial size the next
-    /// block's skips have (diffusers' `upsample_size`, needed when a side was odd on the way down).
-    func callAsFunction(_ x: Tensor, activatedTemb: Tensor, context: Tensor, skips: inout [Tensor],
-                        upsampleSize: (Int, Int)?) throws -> Tensor {
-        var h = x
+    /// Runs the block on `h` in place, taking its skips from the end of `skips` (and giving their buffers back
+    /// to `workspace`); `upsampleSize` is the spatial size the next block's skips have (diffusers'
+    /// `upsample_size`, needed when a side was odd on the way down).
+    func callAsFunction(_ h: inout Tensor, activatedTemb: Tensor, context: Tensor, skips: inout [Tensor],
+                        upsampleSize: (Int, Int)?, workspace ws: Workspace?) throws {
         for (index, resnet) in resnets.enumerated() {
-            guard let skip = skips.popLast() else { throw ModelError.invalidInput("UNet skip connections ran out") }
-            h = try resnet(try ModelOps.concatChannels(h, skip), activatedTemb: activatedTemb)
-            if !attentions.isEmpty { h = try attentions[index](h, context: context) }
+            guard var skip = skips.popLast() else { throw ModelError.invalidInput("UNet skip connections ran out") }
+            let shape = try Ops.concatShape([h, skip])
+            var joined = try ws?.tensor(shape: shape) ?? Tensor(shape: shape)
+            try LayerTiming.measure("concat") { try Ops.concatChannels([h, skip], into: &joined) }
+            ws?.recycle(&h)
+            ws?.recycle(&skip)
+            h = try resnet(joined, activatedTemb: activatedTemb, workspace: ws)
+            ws?.recycle(&joined)
+            if !attentions.isEmpty { try attentions[index](&h, context: context, workspace: ws) }
         }
         if let upsample {
-            h = try upsample(try ModelOps.upsampleNearest(h, to: upsampleSize))
+            var larger: Tensor
+            let (height, width) = (h.shape[2], h.shape[3])
+            if upsampleSize == nil || upsampleSize! == (2 * height, 2 * width) {
+                larger = try ws?.tensor(shape: [h.shape[0], h.shape[1], 2 * height, 2 * width])
+                    ?? Tensor(shape: [h.shape[0], h.shape[1], 2 * height, 2 * width])
+                try LayerTiming.measure("upsample") { try Ops.upsampleNearest2x(h, into: &larger) }
+            } else {
+                larger = try ModelOps.upsampleNearest(h, to: upsampleSize)
+            }
+            ws?.recycle(&h)
+            h = try upsample(larger, bias: upsample.bias, workspace: ws)
+            ws?.recycle(&larger)
         }
-        return h
     }
 }

@@ -31,6 +31,9 @@ public final class UNetModel: ComponentModel, @unchecked Sendable {
     let upBlocks: [UNetUpBlock]
     let normOut: GroupNormLayer
     let convOut: ConvLayer
+    /// The buffers of the forward pass, reused from call to call (after the first call, a forward allocates no
+    /// activation or scratch storage).
+    let workspace = Workspace()
 
     init(configuration config: UNetConfiguration, weights w: ComponentWeights) throws {
         configuration = config
@@ -115,18 +118,25 @@ public final class UNetModel: ComponentModel, @unchecked Sendable {
         }
         let activatedTemb = try Ops.activation(emb, .silu)
 
+        let ws = workspace
         var h = sample
         if config.centerInputSample { h = try ModelOps.affine(h, scale: 2, shift: -1) }
-        h = try convIn(h)
+        h = try convIn(h, bias: convIn.bias, workspace: ws)
         var skips: [Tensor] = [h]
-        for block in downBlocks { h = try block(h, activatedTemb: activatedTemb, context: context, skips: &skips) }
-        if let midBlock { h = try midBlock(h, activatedTemb: activatedTemb, context: context) }
+        for block in downBlocks {
+            try block(&h, activatedTemb: activatedTemb, context: context, skips: &skips, workspace: ws)
+        }
+        if let midBlock { try midBlock(&h, activatedTemb: activatedTemb, context: context, workspace: ws) }
         for (index, block) in upBlocks.enumerated() {
             let remaining = skips.count - block.resnets.count
             let next: (Int, Int)? = index < upBlocks.count - 1 && remaining > 0
                 ? (skips[remaining - 1].shape[2], skips[remaining - 1].shape[3]) : nil
-            h = try block(h, activatedTemb: activatedTemb, context: context, skips: &skips, upsampleSize: next)
+            try block(&h, activatedTemb: activatedTemb, context: context, skips: &skips, upsampleSize: next, workspace: ws)
         }
-        return try convOut(try normOut(h, activation: .silu))
+        for var skip in skips { ws.recycle(&skip) }
+        try normOut.apply(to: &h, activation: .silu)
+        let out = try convOut(h)
+        ws.recycle(&h)
+        return out
     }
 }

@@ -1,0 +1,98 @@
+import CDiffusionKernels
+import Foundation
+import Testing
+@testable import DiffusionCore
+
+/// The fused forms of the ops (layout-changing linear layers, accumulating convolutions, in-place GroupNorm, the
+/// unpacked small-column product) against the unfused ops they replace.
+@Suite("Fused ops against their unfused forms")
+struct FusedOpsTests {
+    static func random(_ shape: [Int], seed: UInt64) throws -> Tensor {
+        var state = seed
+        let values = (0..<shape.reduce(1, *)).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24) * 2 - 1
+        }
+        return try Tensor(shape: shape, scalars: values)
+    }
+
+    static func maxRelativeError(_ a: Tensor, _ b: Tensor) -> Float {
+        let x = a.scalars, y = b.scalars
+        let scale = max(y.map(abs).max() ?? 0, 1e-30)
+        return zip(x, y).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+    }
+
+    @Test("Linear from channel-major input equals transpose then linear")
+    func linearFromChannelMajor() throws {
+        let x = try Self.random([2, 13, 37], seed: 1)
+        let weight = try WeightMatrix(try Self.random([11, 13], seed: 2))
+        let bias = try Self.random([11], seed: 3)
+        let want = try Ops.linear(try Ops.transposeLastTwo(x), weight: weight, bias: bias)
+        var got = try Tensor(shape: [2, 37, 11])
+        try Ops.linear(channelMajor: x, weight: weight, bias: bias, into: &got, workspace: Workspace())
+        #expect(Self.maxRelativeError(got, want) <= 1e-6)
+        var wrong = try Tensor(shape: [2, 11, 37])
+        #expect(throws: TensorError.self) { try Ops.linear(channelMajor: x, weight: weight, bias: bias, into: &wrong) }
+    }
+
+    @Test("Linear written channel-major and accumulated equals linear, transpose and add")
+    func linearToChannelMajor() throws {
+        let x = try Self.random([2, 35, 13], seed: 4)
+        let weight = try WeightMatrix(try Self.random([11, 13], seed: 5))
+        let bias = try Self.random([11], seed: 6)
+        let residual = try Self.random([2, 11, 5, 7], seed: 7)
+        let product = try Ops.transposeLastTwo(try Ops.linear(x, weight: weight, bias: bias)).reshaped([2, 11, 5, 7])
+        let want = try Ops.add(residual, product)
+        var got = residual
+        try Ops.linear(toChannelMajor: x, weight: weight, bias: bias, accumulate: true, into: &got)
+        #expect(Self.maxRelativeError(got, want) <= 1e-6)
+        #expect(Self.maxRelativeError(residual, try Self.random([2, 11, 5, 7], seed: 7)) == 0, "the input is not modified")
+        var plain = try Tensor(shape: [2, 11, 35])
+        try Ops.linear(toChannelMajor: x, weight: weight, bias: bias, into: &plain)
+        #expect(Self.maxRelativeError(plain, try product.reshaped([2, 11, 35])) <= 1e-6)
+    }
+
+    @Test("Accumulating convolutions equal convolution plus the residual", arguments: [
+        (3, 1, Conv2DAlgorithm.winograd), (3, 1, .gemm), (1, 1, .automatic), (3, 2, .automatic),
+    ])
+    func convolutionAccumulates(kernel: Int, stride: Int, algorithm: Conv2DAlgorithm) throws {
+        let x = try Self.random([2, 9, 11, 13], seed: 8)
+        let weight = try WeightMatrix(try Self.random([10, 9, kernel, kernel], seed: 9))
+        let bias = try Self.random([10], seed: 10)
+        let options = Conv2DOptions(stride: stride, padding: kernel / 2, algorithm: algorithm)
+        let plain = try Ops.conv2d(x, weight: weight, bias: bias, options: options)
+        let residual = try Self.random(plain.shape, seed: 11)
+        var got = residual
+        try Ops.conv2d(x, weight: weight, bias: bias, options: options, accumulate: true, into: &got, workspace: Workspace())
+        #expect(Self.maxRelativeError(got, try Ops.add(residual, plain)) <= 1e-6)
+    }
+
+    @Test("GroupNorm in place equals GroupNorm into a new tensor")
+    func groupNormInPlace() throws {
+        let x = try Self.random([2, 12, 5, 7], seed: 12)
+        let gamma = try Self.random([12], seed: 13), beta = try Self.random([12], seed: 14)
+        let want = try Ops.groupNorm(x, groups: 4, weight: gamma, bias: beta, eps: 1e-5, activation: .silu)
+        var got = x
+        try Ops.groupNorm(inPlace: &got, groups: 4, weight: gamma, bias: beta, eps: 1e-5, activation: .silu)
+        #expect(Self.maxRelativeError(got, want) == 0)
+        #expect(throws: TensorError.self) { try Ops.groupNorm(inPlace: &got, groups: 5, weight: nil, bias: nil) }
+    }
+
+    @Test("The unpacked small-column product equals the naive product, and defers below AVX-512")
+    func smallColumnProduct() throws {
+        for (rows, cols, depth) in [(1, 1, 1), (6, 16, 8), (7, 17, 13), (13, 64, 37), (20, 70, 5), (5, 130, 3)] {
+            let a = try Self.random([rows, depth], seed: 15).scalars, b = try Self.random([depth, cols], seed: 16).scalars
+            var want = [Float](repeating: 0, count: rows * cols)
+            for r in 0..<rows { for c in 0..<cols { for k in 0..<depth { want[r * cols + c] += a[r * depth + k] * b[k * cols + c] } } }
+            var got = [Float](repeating: .nan, count: rows * cols)
+            let done = dk_gemm_small_n(Int32(rows), Int32(cols), Int32(depth), a, depth, b, cols, &got, cols)
+            if KernelLevel.current == .avx512 {
+                #expect(done == 1)
+                let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst <= 1e-5 * Float(depth), "\(rows)×\(cols)×\(depth): \(worst)")
+            } else {
+                #expect(done == 0)
+            }
+        }
+    }
+}
