@@ -61,7 +61,7 @@ int dk_gemm_small_n(int rows, int cols, int depth, const float *a, size_t lda, c
         int mr = gs_rows[nv - 1];
         for (int r0 = 0; r0 < rows; r0 += mr) {
             int rn = rows - r0 < mr ? rows - r0 : mr;
-            gs_kernels[rn - 1][nv - 1](a + (size_t)r0 * lda, lda, b + c0, ldb, m + (size_t)r0 * ldm + c0, ldm, depth,
+            gs_kernels[nv - 1][rn - 1](a + (size_t)r0 * lda, lda, b + c0, ldb, m + (size_t)r0 * ldm + c0, ldm, depth,
                                        last);
         }
     }

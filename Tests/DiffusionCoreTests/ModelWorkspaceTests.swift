@@ -3,7 +3,7 @@ import LoRAKit
 import Testing
 @testable import DiffusionCore
 
-/// A model's forward pass reuses its workspace: repeated calls give the same numbers and, once the first calls
+/// A model's forward pass reuses its workspace: repeated calls give the same result and, once the first calls
 /// have sized the pool, allocate no new buffers.
 @Suite("Model workspace reuse")
 struct ModelWorkspaceTests {
@@ -18,7 +18,11 @@ struct ModelWorkspaceTests {
         let settled = unet.workspace.allocationCount
         let third = try unet(sample: sample, timestep: timestep, context: context)
         #expect(unet.workspace.allocationCount == settled, "a settled forward pass allocates nothing new")
-        #expect(first.scalars == third.scalars)
+        // Within the kernel paths' agreement, not bit for bit: other tests switch the instruction-set level
+        // process-wide while this one runs.
+        let a = first.scalars, b = third.scalars
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-5 * (b.map(abs).max() ?? 0), "repeated calls differ by \(worst)")
         ModelFixtureTests.expectClose(third, try c.tensor("out_t_pair"), "unet_sd1 t_pair (third call)")
     }
 }

@@ -17,9 +17,9 @@ package enum ConvPlanner {
     static let im2colBytes = 16 << 20
     /// Transform-domain products with at least ``unpackedProductMinColumns`` and at most this many columns
     /// (tiles) run through the unpacked kernel (`dk_gemm_small_n`, AVX-512 processors) instead of BLAS, whose
-    /// packing of both operands costs as much as the arithmetic at so few columns. Benchmarks set it to 0 to
-    /// measure the BLAS schedule.
-    nonisolated(unsafe) package static var unpackedProductMaxColumns = Int.max
+    /// packing of both operands costs as much as the arithmetic at so few columns (measured: 16 and 64 columns
+    /// faster unpacked, 128 and 256 faster through BLAS). Benchmarks set it to 0 to measure the BLAS schedule.
+    nonisolated(unsafe) package static var unpackedProductMaxColumns = 64
     /// Below one vector of columns (an 8×8 map at batch 1 has 4 tiles) the unpacked kernel leaves most lanes
     /// idle and BLAS was measured faster.
     static let unpackedProductMinColumns = 16
