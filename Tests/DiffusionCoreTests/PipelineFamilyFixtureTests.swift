@@ -217,3 +217,17 @@ struct LanczosPassOrderTests {
         }
     }
 }
+
+extension InpaintingRequestTests {
+    @Test("A soft mask is binarised at one half, as diffusers' mask processor does")
+    func softMask() throws {
+        let pipeline = try DiffusionPipeline(folder: try #require(PipelineFamilyFixtureTests.base).appendingPathComponent("sd1-inpaint-tiny"))
+        let inputs = try PipelineFamilyFixtureTests.inpaintingInputs(width: 32, height: 32)
+        let soft = inputs.mask.map { $0 == 1 ? 0.75 : 0.2 }
+        var request = GenerationRequest(prompt: "a horse", steps: 3, scheduler: "euler", seed: 4, initImage: inputs.image,
+                                        strength: 1, mask: inputs.mask)
+        let hard = try pipeline.generate(request).latents
+        request.mask = soft
+        PipelineFixtureTests.expectClose(try pipeline.generate(request).latents, hard, "soft mask")
+    }
+}

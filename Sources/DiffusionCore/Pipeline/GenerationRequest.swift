@@ -26,7 +26,7 @@ public struct GenerationRequest: Sendable, Equatable {
     public var strength: Double
     /// Inpainting: `[1, 1, H, W]` at the init image's size, 1 where the picture is repainted and 0 where it is
     /// kept (white = repaint, as A1111 and diffusers; ``ImageProcessor/maskTensor(from:width:height:)`` makes it
-    /// from a picture). A 9-channel inpainting UNet takes the mask and the masked image's latents as extra
+    /// from a picture). Values are binarised at 0.5, as diffusers' mask processor does. A 9-channel inpainting UNet takes the mask and the masked image's latents as extra
     /// channels; a standard UNet is run the diffusers way, the kept region re-noised from the image after each
     /// step. Needs ``initImage``.
     public var mask: Tensor?

@@ -60,8 +60,10 @@ struct InpaintingState {
             } else {
                 throw PipelineError.invalidRequest("no image latents to noise")
             }
-            let small = try downsampled(mask, height: plan.latentHeight, width: plan.latentWidth)
-            let keep = try masked(image, by: mask)
+            // The mask processor binarises whatever it is given (`do_binarize`), tensors included.
+            let binary = mask.map { $0 < 0.5 ? 0 : 1 }
+            let small = try downsampled(binary, height: plan.latentHeight, width: plan.latentWidth)
+            let keep = try masked(image, by: binary)
             let maskedLatents: Tensor?
             if standard {
                 // Unused by a 4-channel UNet, but diffusers draws the masked picture's latent sample all the same.
