@@ -50,6 +50,13 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
 
+        // gzip decompression for the built-in CLIP vocabulary (Debian's zlib).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
         .target(
             name: "CLoRAKitKernels",
             path: "Sources/CLoRAKitKernels"
@@ -73,7 +80,12 @@ let package = Package(
         ),
         .target(
             name: "DiffusionCore",
-            dependencies: ["LoRAKit", "COpenBLAS", "CDiffusionKernels", "CImageCodecs"],
+            dependencies: ["LoRAKit", "COpenBLAS", "CDiffusionKernels", "CImageCodecs", "CZlib"],
+            resources: [
+                // CLIP's BPE merges (MIT; notices in the LICENSE file beside it), for single-file checkpoints.
+                .copy("Resources/bpe_simple_vocab_16e6.txt.gz"),
+                .copy("Resources/bpe_simple_vocab_16e6.LICENSE.txt"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -2,7 +2,7 @@
 # Installs the Debian packages LoRAKit needs, only those missing. Safe to run again.
 set -euo pipefail
 
-packages=(pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-turbo-dev libssl-dev)
+packages=(pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-turbo-dev libssl-dev zlib1g-dev)
 
 missing=()
 for p in "${packages[@]}"; do

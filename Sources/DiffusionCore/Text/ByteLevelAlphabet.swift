@@ -18,6 +18,14 @@ enum ByteLevelAlphabet {
         return table
     }()
 
+    /// The 256 characters in CLIP's vocabulary order (`bytes_to_unicode().values()`): the printable bytes first,
+    /// then the others in byte order — the first 256 token ids.
+    static let clipOrder: [String] = {
+        let printable = Array(0x21...0x7E) + Array(0xA1...0xAC) + Array(0xAE...0xFF)
+        let rest = (0..<256).filter { !printable.contains($0) }
+        return (printable + rest).map { String(characters[$0]) }
+    }()
+
     /// The byte each table character stands for.
     static let bytes: [Character: UInt8] = {
         var map: [Character: UInt8] = [:]

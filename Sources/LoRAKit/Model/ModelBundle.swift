@@ -216,6 +216,11 @@ extension ModelBundle {
         return files.filter { wanted.contains($0.url) }
     }
 
+    /// Whether a single-file checkpoint carries SGM's `v_pred` marker tensor (a v-prediction model).
+    package var hasVPredictionMarker: Bool {
+        layout == .checkpoint && files.contains { $0.safetensors.contains("v_pred") }
+    }
+
     /// The model family, from the UNet's cross-attention width (or SDXL's second text encoder).
     package var family: (BaseModel?, String) {
         var union = ParameterIndex.Merged()
