@@ -7,6 +7,7 @@
 //   .build/release/model-bench vae-decode --iterations 2
 //   .build/release/model-bench taesd-decode --taesd bench-data/taesd --iterations 3
 //   .build/release/model-bench unet --model bench-data/sdxl-random --size 128 --iterations 1   (SDXL, 1024×1024)
+//   .build/release/model-bench pipeline-load --iterations 3   (the whole pipeline loaded; Scripts/bench/diffusers_load.py)
 import DiffusionCore
 import Foundation
 import LoRAKit
@@ -42,7 +43,7 @@ func parse() -> Options? {
         default: return nil
         }
     }
-    return ["unet", "vae-decode", "vae-encode", "taesd-decode"].contains(o.what) ? o : nil
+    return ["unet", "vae-decode", "vae-encode", "taesd-decode", "pipeline-load"].contains(o.what) ? o : nil
 }
 
 func component(_ folder: String) throws -> (Data, [SafetensorsFile]) {
@@ -83,8 +84,27 @@ func printProfile(calls: Int, total: Double) {
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 guard let o = parse() else {
-    FileHandle.standardError.write(Data("usage: model-bench unet|vae-decode|vae-encode|taesd-decode [--model DIR] [--taesd DIR] [--batch N] [--size LATENT] [--iterations N] [--warmup N] [--widen-at-load] [--profile] [--winograd-products auto|blas]\n".utf8))
+    FileHandle.standardError.write(Data("usage: model-bench unet|vae-decode|vae-encode|taesd-decode|pipeline-load [--model DIR] [--taesd DIR] [--batch N] [--size LATENT] [--iterations N] [--warmup N] [--widen-at-load] [--profile] [--winograd-products auto|blas]\n".utf8))
     exit(2)
+}
+if o.what == "pipeline-load" {
+    // Loading the whole pipeline (tokenizer, text encoder, UNet, VAE, scheduler), warm-up loads first (page cache).
+    do {
+        var times: [Double] = []
+        for i in 0..<(o.warmup + o.iterations) {
+            let t = now()
+            let pipeline = try DiffusionPipeline(contentsOf: URL(fileURLWithPath: o.model),
+                                                 options: ModelLoadOptions(loading: o.widen ? .widenAtLoad : .keepHalfPrecision))
+            if i >= o.warmup { times.append(now() - t) }
+            withExtendedLifetime(pipeline) {}
+        }
+        let list = times.map { String(format: "%.3f", $0) }.joined(separator: " ")
+        print("pipeline-load \(o.model): \(list) s (min \(String(format: "%.3f", times.min() ?? 0)))")
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("model-bench: \(error)\n".utf8))
+        exit(1)
+    }
 }
 do {
     let loading: WeightLoading = o.widen ? .widenAtLoad : .keepHalfPrecision

@@ -14,7 +14,7 @@ struct GenerateCommand: ParsableCommand {
         numbering (1 = the last layer, 2 = the one before). PNGs carry A1111 "parameters" and InvokeAI metadata.
         """)
 
-    @Option(help: "A diffusers model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).")
+    @Option(help: "A diffusers model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or a single-file SD 1.x / SD 2.x / SDXL checkpoint (.safetensors).")
     var model: String
 
     @Option(help: "The prompt (A1111 emphasis and BREAK syntax).")
@@ -67,6 +67,8 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var images: GenerateImageOptions
 
     @OptionGroup var decoding: GenerateDecodingOptions
+
+    @OptionGroup var loading: GenerateModelOptions
 
     @OptionGroup var flags: OutputFlags
 
@@ -126,7 +128,7 @@ struct GenerateCommand: ParsableCommand {
         }
         // No output may be an input (the init image, the model folder or a file in it), even with --force.
         let inputs = [URL(fileURLWithPath: model)] + images.inputs
-            + (decoding.taesd.map { [URL(fileURLWithPath: $0)] } ?? [])
+            + (decoding.taesd.map { [URL(fileURLWithPath: $0)] } ?? []) + loading.inputs
         for url in urls + previewURLs {
             if let reason = OutputPath.conflict(output: url, inputs: inputs) {
                 printError("\(url.path): \(reason)")
@@ -138,7 +140,7 @@ struct GenerateCommand: ParsableCommand {
             throw badInputExitCode
         }
         let pipeline: DiffusionPipeline
-        do { pipeline = try DiffusionPipeline(folder: URL(fileURLWithPath: model)) } catch {
+        do { pipeline = try DiffusionPipeline(contentsOf: URL(fileURLWithPath: model), options: loading.loadOptions) } catch {
             printError("\(error)")
             throw badInputExitCode
         }
@@ -194,7 +196,7 @@ struct GenerateCommand: ParsableCommand {
                            "lora_layers": ["unet": pipeline.activeLoRAReport?.unetLayersPatched ?? 0,
                                            "unet_at_run_time": pipeline.activeLoRAReport?.unetLayersAtRunTime ?? 0,
                                            "text_encoder": pipeline.activeLoRAReport?.textEncoderLayersPatched ?? 0],
-                           "notes": result.notes] as [String: Any])
+                           "notes": result.notes, "model": pipeline.loadReport.jsonObject] as [String: Any])
         } else {
             try emit("Wrote \(urls.map(\.path).joined(separator: ", ")) (\(size.0)×\(size.1), \(request.steps) steps, seed \(seed), \(String(format: "%.1f", progress.elapsed)) s)\n")
         }
