@@ -39,5 +39,5 @@ case "randn": try randnBenchmark()
 case "lora-switch": try loraSwitchBenchmark()
 default:
     print("usage: diffusion-bench randn [--shape 1,4,64,64] [--repeats 1000] [--kernel avx2|scalar]")
-    print("       diffusion-bench lora-switch [--model DIR] [--lora FILE] [--steps 4] [--size 512]")
+    print("       diffusion-bench lora-switch [--model DIR] [--lora FILE] [--pairs 4] [--size 512]")
 }
