@@ -2,7 +2,7 @@
 // Docs/benchmarks.md next to Scripts/bench/ops_bench.py (PyTorch's CPU kernels on the same shapes).
 //   swift build -c release --product ops-bench
 //   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2] [--threads N]
-// Cases: sgemm, attention-self, attention-cross, groupnorm-silu, linear, linear-f16, linear-f16-widen-at-load, all;
+// Cases: sgemm, attention-self, attention-cross, groupnorm-silu, layernorm, geglu, softmax, linear, linear-f16, linear-f16-widen-at-load, all;
 // conv-unet320, conv-unet640, conv-unet1280, conv-vae512, conv-vae128, conv-all (Conv2DBench.swift).
 // Each case prints one line: name, median and minimum seconds per call, and GFLOP/s or GB/s.
 import COpenBLAS
@@ -104,6 +104,34 @@ func groupNormSiLU() throws {
     }
 }
 
+/// LayerNorm over the 320 channels of the first transformer block's 4096 tokens.
+func layerNorm() throws {
+    let x = try tensor([4096, 320], seed: 12, scale: 2)
+    let w = try tensor([320], seed: 13), b = try tensor([320], seed: 14)
+    var out = try workspace.tensor(shape: x.shape)
+    try measure("layernorm 4096x320", bytes: Double(2 * x.count * 4)) {
+        try Ops.layerNorm(x, weight: w, bias: b, eps: 1e-5, into: &out)
+    }
+}
+
+/// GEGLU of the first block's feed-forward: [4096, 2·1280] → [4096, 1280], erf GELU gate.
+func geglu() throws {
+    let x = try tensor([4096, 2560], seed: 15, scale: 3)
+    var out = try workspace.tensor(shape: [4096, 1280])
+    try measure("geglu 4096x2560", bytes: Double((x.count + out.count) * 4)) {
+        try Ops.geglu(x, gate: .geluErf, into: &out)
+    }
+}
+
+/// Softmax over rows of 77 (cross-attention scores of 8 heads × 4096 queries against 77 text tokens).
+func softmaxRows() throws {
+    let x = try tensor([8 * 4096, 77], seed: 16, scale: 4)
+    var out = try workspace.tensor(shape: x.shape)
+    try measure("softmax 32768x77", bytes: Double(2 * x.count * 4)) {
+        try Ops.softmax(x, scale: 0.158, into: &out)
+    }
+}
+
 /// A safetensors file holding the linear weight as `dtype`, for the half-precision cases.
 func weightFile(_ w: [Float], shape: [Int], dtype: DType) throws -> SafetensorsFile {
     var writer = SafetensorsWriter()
@@ -133,7 +161,8 @@ func linear(_ variant: String) throws {
 
 let cases = CommandLine.arguments.dropFirst().prefix { !$0.hasPrefix("--") }
 let selected = cases.isEmpty || cases.contains("all")
-    ? ["sgemm", "attention-self", "attention-cross", "groupnorm-silu", "linear", "linear-f16", "linear-f16-widen-at-load"]
+    ? ["sgemm", "attention-self", "attention-cross", "groupnorm-silu", "layernorm", "geglu", "softmax", "linear", "linear-f16",
+       "linear-f16-widen-at-load"]
     : Array(cases)
 do {
     for name in selected {
@@ -142,6 +171,9 @@ do {
         case "attention-self": try attention(keys: 4096, name: "attention self 4096 8x40")
         case "attention-cross": try attention(keys: 77, name: "attention cross 4096x77")
         case "groupnorm-silu": try groupNormSiLU()
+        case "layernorm": try layerNorm()
+        case "geglu": try geglu()
+        case "softmax": try softmaxRows()
         case "linear": try linear("f32")
         case "linear-f16": try linear("f16")
         case "linear-f16-widen-at-load": try linear("f16-at-load")

@@ -5,7 +5,7 @@ on the same SD1.5 shapes, timed in-process the same way (warm-up calls, then the
 
     .venv-ref/bin/python Scripts/bench/ops_bench.py [case ...] [--repeats N] [--threads N]
 
-Cases: sgemm, attention-self, attention-cross, groupnorm-silu, linear, all (default).
+Cases: sgemm, attention-self, attention-cross, groupnorm-silu, layernorm, geglu, softmax, linear, all (default).
 """
 import argparse
 import os
@@ -75,6 +75,28 @@ def groupnorm_silu():
     measure("groupnorm+silu 320x64x64", lambda: F.silu(F.group_norm(x, 32, w, b, eps=1e-5)), nbytes=2 * x.numel() * 4)
 
 
+def layernorm():
+    x = (torch.rand(4096, 320) * 2 - 1) * 2
+    w, b = torch.rand(320) * 2 - 1, torch.rand(320) * 2 - 1
+    measure("layernorm 4096x320", lambda: F.layer_norm(x, (320,), w, b, eps=1e-5), nbytes=2 * x.numel() * 4)
+
+
+def geglu():
+    # diffusers' GEGLU after its projection: hidden, gate = chunk(2); hidden * gelu(gate).
+    x = (torch.rand(4096, 2560) * 2 - 1) * 3
+
+    def run():
+        hidden, gate = x.chunk(2, dim=-1)
+        return hidden * F.gelu(gate)
+
+    measure("geglu 4096x2560", run, nbytes=(x.numel() + x.numel() // 2) * 4)
+
+
+def softmax_rows():
+    x = (torch.rand(8 * 4096, 77) * 2 - 1) * 4
+    measure("softmax 32768x77", lambda: torch.softmax(x * 0.158, dim=-1), nbytes=2 * x.numel() * 4)
+
+
 def linear():
     rows, inf, outf = 4096, 320, 1280
     x = torch.rand(rows, inf) * 2 - 1
@@ -84,6 +106,7 @@ def linear():
 
 CASES = {"sgemm": sgemm, "attention-self": lambda: attention(4096, "attention self 4096 8x40"),
          "attention-cross": lambda: attention(77, "attention cross 4096x77"),
-         "groupnorm-silu": groupnorm_silu, "linear": linear}
+         "groupnorm-silu": groupnorm_silu, "layernorm": layernorm, "geglu": geglu, "softmax": softmax_rows,
+         "linear": linear}
 for case in (list(CASES) if "all" in args.cases else args.cases):
     CASES[case]()

@@ -67,29 +67,6 @@ size_t dk_attention_scratch_count(size_t d, size_t dv) {
 #ifdef DK_X86
 #define DK_AI __attribute__((always_inline)) static inline
 
-/* e^x for the shifted scores, x ≤ 0 (a score minus its column's maximum): x < −86 gives exactly 0 (e^−86 ≈
-   4e−38 is below anything a softmax sum of at least 1 can show), NaN stays NaN. Cephes range reduction and
-   polynomial (about 1 ulp); 2^n is applied by adding n to the exponent bits, valid since −124 ≤ n ≤ 0. */
-DK_AVX2 DK_AI __m256 attn_exp8(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-86.0f);
-    __m256 keep = _mm256_cmp_ps(x, lo, _CMP_NLT_UQ);
-    x = _mm256_max_ps(lo, x); /* operand order keeps NaN */
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
-    __m256 y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
-    return _mm256_and_ps(y, keep);
-}
-
 /* Scores of NK (1…6) keys (kp: the keys packed [d][6]) against 16 queries (columns of qt, stride QT):
    st[i*QT + 0..16) = Σ_j kp[j][i]·qt[j][0..16). With `masked`, key i is hidden from query lane l when
    l < i − diag (diag = the lanes' first query index − the first key index), and its score becomes −inf.
@@ -155,7 +132,7 @@ DK_AVX2 DK_AI __m256 softmax_shift(float *m, float *corr, const float *bmax, __m
     __m256 mold = _mm256_load_ps(m);
     __m256 mnew = _mm256_max_ps(mold, _mm256_load_ps(bmax));
     __m256 shift = _mm256_blendv_ps(mnew, _mm256_setzero_ps(), _mm256_cmp_ps(mnew, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ));
-    __m256 cr = attn_exp8(_mm256_sub_ps(mold, shift));
+    __m256 cr = dk_exp8_fast(_mm256_sub_ps(mold, shift));
     *sum = _mm256_mul_ps(_mm256_load_ps(l), cr);
     _mm256_store_ps(m, mnew);
     _mm256_store_ps(corr, cr);
@@ -174,8 +151,8 @@ DK_AVX2 static void softmax_block_avx2(float *st, size_t cols, size_t groups, fl
         __m256 sh1 = softmax_shift(m + c + 8, corr + c + 8, bmax + c + 8, &s1, l + c + 8);
         float *col = st + c;
         for (size_t j = 0; j < cols; j++) {
-            __m256 p0 = attn_exp8(_mm256_sub_ps(_mm256_load_ps(col + j * QT), sh0));
-            __m256 p1 = attn_exp8(_mm256_sub_ps(_mm256_load_ps(col + j * QT + 8), sh1));
+            __m256 p0 = dk_exp8_fast(_mm256_sub_ps(_mm256_load_ps(col + j * QT), sh0));
+            __m256 p1 = dk_exp8_fast(_mm256_sub_ps(_mm256_load_ps(col + j * QT + 8), sh1));
             _mm256_store_ps(col + j * QT, p0);
             _mm256_store_ps(col + j * QT + 8, p1);
             s0 = _mm256_add_ps(s0, p0);

@@ -60,6 +60,37 @@ DK_AVX2 static inline __m256 dk_exp8(__m256 x) {
     return _mm256_blendv_ps(y, _mm256_add_ps(x0, x0), nanmask);
 }
 
+/// A leaner e^x for the hot loops of softmax and fused normalisation epilogues: the same range reduction and
+/// polynomial as dk_exp8 (about 1 ulp), but inputs below −86 give exactly 0 and inputs above 88 saturate at
+/// e^88 (never +inf), so 2^n is applied by adding n to the exponent bits; NaN stays NaN.
+DK_AVX2 static inline __m256 dk_exp8_fast(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-86.0f);
+    __m256 keep = _mm256_cmp_ps(x, lo, _CMP_NLT_UQ);
+    x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(lo, x)); /* this operand order keeps NaN */
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+    __m256 y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+    return _mm256_and_ps(y, keep);
+}
+
+/// x·σ(x) through dk_exp8_fast and a reciprocal refined by one Newton step (about 2 ulp, no division).
+DK_AVX2 static inline __m256 dk_silu8_fast(__m256 x) {
+    __m256 d = _mm256_add_ps(_mm256_set1_ps(1.0f), dk_exp8_fast(_mm256_sub_ps(_mm256_setzero_ps(), x)));
+    __m256 r = _mm256_rcp_ps(d);
+    r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+    return _mm256_mul_ps(x, r);
+}
+
 DK_AVX2 static inline __m256 dk_sigmoid8(__m256 x) {
     __m256 e = dk_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
     return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
