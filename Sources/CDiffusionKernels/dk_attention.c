@@ -163,6 +163,60 @@ DK_AVX2 static void softmax_block_avx2(float *st, size_t cols, size_t groups, fl
     }
 }
 
+#define DK_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+
+/* dk_exp8_fast for 16 lanes: the same reduction and polynomial, 2^n applied with scalef and the zeroing below
+   −86 with a mask register (x ≤ 0 here, so no upper clamp). */
+DK_AVX512 DK_AI __m512 exp16_fast(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-86.0f);
+    __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ);
+    x = _mm512_max_ps(lo, x); /* this operand order keeps NaN */
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, n));
+}
+
+/* softmax_block_avx2 with one 16-lane vector per 16-query column. */
+DK_AVX512 static void softmax_block_avx512(float *st, size_t cols, size_t groups, float *m, float *l, float *corr,
+                                           const float *bmax) {
+    for (size_t g = 0; g < groups; g++) {
+        size_t c = 16 * g;
+        __m512 mold = _mm512_loadu_ps(m + c);
+        __m512 mnew = _mm512_max_ps(mold, _mm512_loadu_ps(bmax + c));
+        __m512 shift = _mm512_mask_mov_ps(mnew, _mm512_cmp_ps_mask(mnew, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ),
+                                          _mm512_setzero_ps());
+        __m512 cr = exp16_fast(_mm512_sub_ps(mold, shift));
+        __m512 s0 = _mm512_mul_ps(_mm512_loadu_ps(l + c), cr), s1 = _mm512_setzero_ps();
+        float *col = st + c;
+        size_t j = 0;
+        for (; j + 2 <= cols; j += 2) {
+            __m512 p0 = exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + j * QT), shift));
+            __m512 p1 = exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + (j + 1) * QT), shift));
+            _mm512_storeu_ps(col + j * QT, p0);
+            _mm512_storeu_ps(col + (j + 1) * QT, p1);
+            s0 = _mm512_add_ps(s0, p0);
+            s1 = _mm512_add_ps(s1, p1);
+        }
+        if (j < cols) {
+            __m512 p0 = exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + j * QT), shift));
+            _mm512_storeu_ps(col + j * QT, p0);
+            s0 = _mm512_add_ps(s0, p0);
+        }
+        _mm512_storeu_ps(l + c, _mm512_add_ps(s0, s1));
+        _mm512_storeu_ps(m + c, mnew);
+        _mm512_storeu_ps(corr + c, cr);
+    }
+}
+
 /* acc[i][0..8·NV) = acc[i]·corr[i] + Σ_key p[key][i]·v[key][0..8·NV) for NR (1 or 2) rows. p has row stride
    QT; v (packed values) and acc have row stride dvp. */
 DK_AVX2 DK_AI void pv_rows(const int NR, const int NV, const float *p, size_t cols, const float *v, float *acc,
@@ -208,7 +262,7 @@ DK_AVX2 static void pv_block_avx2(const float *st, size_t cols, const float *vp,
 }
 
 DK_AVX2 static void tile_avx2(const float *q, size_t ldq, const float *packed, float *o, size_t ldo, size_t rows, size_t keys, size_t d, size_t dv, float scale,
-                              int causal, long first_query, float *scratch) {
+                              int causal, long first_query, float *scratch, int wide) {
     size_t dvp = round_up(dv, 8);
     float *qt = scratch, *st = qt + d * QT, *acc = st + KB * QT, *m = acc + QT * dvp, *l = m + QT, *corr = l + QT,
           *bmax = corr + QT;
@@ -227,7 +281,8 @@ DK_AVX2 static void tile_avx2(const float *q, size_t ldq, const float *packed, f
         size_t cols = key_end - k0 < KB ? key_end - k0 : KB;
         for (size_t r = 0; r < groups * 16; r++) bmax[r] = -INFINITY;
         qk_block_avx2(kp + k0 * d, qt, d, cols, groups, st, bmax, causal, first_query - (long)k0);
-        softmax_block_avx2(st, cols, groups, m, l, corr, bmax);
+        if (wide) softmax_block_avx512(st, cols, groups, m, l, corr, bmax);
+        else softmax_block_avx2(st, cols, groups, m, l, corr, bmax);
         pv_block_avx2(st, cols, vp + k0 * dvp, acc, dvp, corr, rows);
     }
     for (size_t r = 0; r < rows; r++) {
@@ -242,8 +297,10 @@ int dk_attention_tile(const float *q, size_t ldq, const float *packed, float *o,
     if (rows == 0) return 0;
     if (rows > QT || keys == 0 || d == 0 || dv == 0) return -1;
 #ifdef DK_X86
-    if (dk_cpu_level() >= 1) {
-        tile_avx2(q, ldq, packed, o, ldo, rows, keys, d, dv, scale, causal, first_query, scratch);
+    int level = dk_cpu_level();
+    if (level >= 1) {
+        /* AVX-512 processors: the softmax step in 16-lane vectors (the FMA kernels stay 8-lane). */
+        tile_avx2(q, ldq, packed, o, ldo, rows, keys, d, dv, scale, causal, first_query, scratch, level >= 2);
         return 0;
     }
 #endif
