@@ -1,5 +1,5 @@
 """Reference for the end-to-end generation benchmark (Docs/benchmarks.md): prompt to PNG with diffusers'
-StableDiffusionPipeline on a diffusers folder (the SD1.5-shaped random folder of make_bake_inputs.py), the same
+StableDiffusionPipeline (StableDiffusionXLPipeline for an SDXL folder) on a diffusers folder (the SD1.5-shaped random folder of make_bake_inputs.py), the same
 scheduler, seed, size and LoRA strength as the `lora-tool generate` command it is compared with. torch uses
 2 threads (the machine's cores) and float32 (diffusers' CPU default; fp16 matmuls on CPU are slower).
 
@@ -10,13 +10,15 @@ Add --taesd bench-data/taesd to decode with an AutoencoderTiny (pipe.vae = Autoe
 Prints load / generate / save times to stderr; time the whole process from outside (/usr/bin/time -v).
 """
 import argparse
+import json
+import os
 import sys
 import time
 
 t_start = time.perf_counter()
 import torch  # noqa: E402
 from diffusers import (AutoencoderTiny, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,  # noqa: E402
-                       EulerDiscreteScheduler, LCMScheduler, StableDiffusionPipeline)
+                       EulerDiscreteScheduler, LCMScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline)
 
 # InvokeAI ids, as `lora-tool generate --scheduler` takes them.
 SCHEDULERS = {
@@ -47,8 +49,13 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    pipe = StableDiffusionPipeline.from_pretrained(a.model, dtype=torch.float32, safety_checker=None,
-                                                   feature_extractor=None, requires_safety_checker=False)
+    with open(os.path.join(a.model, "model_index.json")) as f:
+        xl = json.load(f).get("_class_name") == "StableDiffusionXLPipeline"
+    if xl:
+        pipe = StableDiffusionXLPipeline.from_pretrained(a.model, dtype=torch.float32)
+    else:
+        pipe = StableDiffusionPipeline.from_pretrained(a.model, dtype=torch.float32, safety_checker=None,
+                                                       feature_extractor=None, requires_safety_checker=False)
     pipe.scheduler = SCHEDULERS[a.scheduler](pipe.scheduler.config)
     if a.lora:
         pipe.load_lora_weights(a.lora, adapter_name="bench")
