@@ -27,15 +27,9 @@ static inline float dk_gelu_tanh_scalar(float x) {
 }
 
 #ifdef DK_X86
-/// e^x for 8 lanes (Cephes-style range reduction and degree-6 polynomial; about 1 ulp). Inputs below −88
-/// give 0, above 88.7 give +inf, NaN stays NaN.
-DK_AVX2 static inline __m256 dk_exp8(__m256 x) {
-    const __m256 hi = _mm256_set1_ps(88.7228391f), lo = _mm256_set1_ps(-103.9720840f);
-    const __m256 x0 = x;
-    __m256 nanmask = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    __m256 overflow = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+/// The core both exponentials share: x = n·ln 2 + r with n = round(x/ln 2) (Cephes' two-part ln 2), returning
+/// e^r from Cephes' polynomial (about 1 ulp) and n through `n_out`.
+DK_AVX2 static inline __m256 dk_exp8_core(__m256 x, __m256 *n_out) {
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
@@ -46,8 +40,21 @@ DK_AVX2 static inline __m256 dk_exp8(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    __m256 r2 = _mm256_mul_ps(r, r);
-    p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    *n_out = n;
+    return p;
+}
+
+/// e^x for 8 lanes (Cephes-style range reduction and degree-6 polynomial; about 1 ulp). Inputs below −88
+/// give 0, above 88.7 give +inf, NaN stays NaN.
+DK_AVX2 static inline __m256 dk_exp8(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.7228391f), lo = _mm256_set1_ps(-103.9720840f);
+    const __m256 x0 = x;
+    __m256 nanmask = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    __m256 overflow = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    __m256 n, p = dk_exp8_core(x, &n);
     // 2^n split in two factors so that n down to −150 stays representable on the way.
     __m256i ni = _mm256_cvtps_epi32(n);
     __m256i n1 = _mm256_srai_epi32(ni, 1);
@@ -67,17 +74,7 @@ DK_AVX2 static inline __m256 dk_exp8_fast(__m256 x) {
     const __m256 lo = _mm256_set1_ps(-86.0f);
     __m256 keep = _mm256_cmp_ps(x, lo, _CMP_NLT_UQ);
     x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(lo, x)); /* this operand order keeps NaN */
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256 n, p = dk_exp8_core(x, &n);
     __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
     __m256 y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
     return _mm256_and_ps(y, keep);
