@@ -73,13 +73,7 @@ extension Ops {
         workspace: Workspace? = nil
     ) throws(TensorError) {
         let inFeatures = weight.columns, outFeatures = weight.rows
-        guard x.rank == 3, x.shape[1] == inFeatures else {
-            throw .shapeMismatch(operation: "linear (channel-major)", expected: "[B, \(inFeatures), T]", actual: x.shape)
-        }
-        try requireNonEmpty(x, "linear")
-        if let bias, bias.shape != [outFeatures] {
-            throw .shapeMismatch(operation: "linear bias", expected: "[\(outFeatures)]", actual: bias.shape)
-        }
+        try checkLayoutLinear(x, featureAxis: 1, weight: weight, bias: bias, layout: "[B, \(inFeatures), T]")
         let (batch, tokens) = (x.shape[0], x.shape[2])
         try prepare(&out, shape: [batch, tokens, outFeatures], operation: "linear")
         let (m, n, k) = (try blasIndex(tokens, "linear"), try blasIndex(outFeatures, "linear"), try blasIndex(inFeatures, "linear"))
@@ -114,13 +108,7 @@ extension Ops {
         into out: inout Tensor, workspace: Workspace? = nil
     ) throws(TensorError) {
         let inFeatures = weight.columns, outFeatures = weight.rows
-        guard x.rank == 3, x.shape[2] == inFeatures else {
-            throw .shapeMismatch(operation: "linear (to channel-major)", expected: "[B, T, \(inFeatures)]", actual: x.shape)
-        }
-        try requireNonEmpty(x, "linear")
-        if let bias, bias.shape != [outFeatures] {
-            throw .shapeMismatch(operation: "linear bias", expected: "[\(outFeatures)]", actual: bias.shape)
-        }
+        try checkLayoutLinear(x, featureAxis: 2, weight: weight, bias: bias, layout: "[B, T, \(inFeatures)]")
         let (batch, tokens) = (x.shape[0], x.shape[1])
         guard out.rank >= 2, out.shape[0] == batch, out.shape[1] == outFeatures, out.count == batch * outFeatures * tokens else {
             throw .shapeMismatch(operation: "linear output", expected: "[\(batch), \(outFeatures), …\(tokens) positions]", actual: out.shape)
@@ -149,6 +137,19 @@ extension Ops {
                                 xc.elementPointer + b * tokens * inFeatures, k, 1, y + b * outFeatures * tokens, n)
                 }
             }
+        }
+    }
+
+    /// The argument checks of the layout-changing linear forms: `x` rank 3 with the input features on
+    /// `featureAxis`, not empty, and a bias of `[out]`.
+    static func checkLayoutLinear(_ x: Tensor, featureAxis: Int, weight: WeightMatrix, bias: Tensor?,
+                                  layout: String) throws(TensorError) {
+        guard x.rank == 3, x.shape[featureAxis] == weight.columns else {
+            throw .shapeMismatch(operation: "linear", expected: layout, actual: x.shape)
+        }
+        try requireNonEmpty(x, "linear")
+        if let bias, bias.shape != [weight.rows] {
+            throw .shapeMismatch(operation: "linear bias", expected: "[\(weight.rows)]", actual: bias.shape)
         }
     }
 }

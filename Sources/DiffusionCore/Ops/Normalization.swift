@@ -26,30 +26,12 @@ extension Ops {
         _ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
         activation: Activation = .none, into out: inout Tensor
     ) throws(TensorError) {
-        guard x.rank >= 2 else { throw .shapeMismatch(operation: "groupNorm", expected: "[N, C, ...] (NCHW)", actual: x.shape) }
-        try requireNonEmpty(x, "groupNorm")
-        let channels = x.shape[1]
-        guard groups > 0, channels % groups == 0 else {
-            throw .invalidArgument(operation: "groupNorm", reason: "\(groups) groups do not divide \(channels) channels")
-        }
-        guard eps.isFinite, eps >= 0 else { throw .invalidArgument(operation: "groupNorm", reason: "eps \(eps) is not a finite non-negative value") }
-        for p in [weight, bias] { if let p, p.shape != [channels] {
-            throw .shapeMismatch(operation: "groupNorm affine parameter", expected: "[\(channels)]", actual: p.shape)
-        } }
+        try checkGroupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps)
         try prepare(&out, shape: x.shape, operation: "groupNorm")
-        let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous()
-        let batch = x.shape[0], plane = x.count / (batch * channels), perGroup = channels / groups
-        let src = xc.elementPointer, dst = out.elementPointer, act = activation.kernel
-        withExtendedLifetime((xc, wc, bc)) {
-            let w = wc.map { UnsafePointer($0.elementPointer) }, b = bc.map { UnsafePointer($0.elementPointer) }
-            Parallel.forEach(batch * groups) { r in
-                for task in r {
-                    let g = task % groups
-                    let offset = (task / groups) * channels * plane + g * perGroup * plane
-                    dk_group_norm_group(src + offset, dst + offset, perGroup, plane,
-                                        w.map { $0 + g * perGroup }, b.map { $0 + g * perGroup }, eps, act)
-                }
-            }
+        let xc = x.contiguous()
+        withExtendedLifetime(xc) {
+            runGroupNorm(xc.elementPointer, out.elementPointer, shape: x.shape, groups: groups, weight: weight, bias: bias,
+                         eps: eps, activation: activation)
         }
     }
 
@@ -59,6 +41,14 @@ extension Ops {
         inPlace x: inout Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
         activation: Activation = .none
     ) throws(TensorError) {
+        try checkGroupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps)
+        x.makeUniqueAndContiguous()
+        runGroupNorm(x.elementPointer, x.elementPointer, shape: x.shape, groups: groups, weight: weight, bias: bias,
+                     eps: eps, activation: activation)
+    }
+
+    /// The argument checks of the GroupNorm forms.
+    static func checkGroupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) throws(TensorError) {
         guard x.rank >= 2 else { throw .shapeMismatch(operation: "groupNorm", expected: "[N, C, ...] (NCHW)", actual: x.shape) }
         try requireNonEmpty(x, "groupNorm")
         let channels = x.shape[1]
@@ -69,17 +59,21 @@ extension Ops {
         for p in [weight, bias] { if let p, p.shape != [channels] {
             throw .shapeMismatch(operation: "groupNorm affine parameter", expected: "[\(channels)]", actual: p.shape)
         } }
-        x.makeUniqueAndContiguous()
+    }
+
+    /// GroupNorm of a contiguous `[N, C, ...]` map at `src` into `dst` (the same buffer allowed), one group per task.
+    static func runGroupNorm(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, shape: [Int], groups: Int,
+                             weight: Tensor?, bias: Tensor?, eps: Float, activation: Activation) {
         let wc = weight?.contiguous(), bc = bias?.contiguous()
-        let batch = x.shape[0], plane = x.count / (batch * channels), perGroup = channels / groups
-        let data = x.elementPointer, act = activation.kernel
+        let batch = shape[0], channels = shape[1], plane = shape.reduce(1, *) / (batch * channels)
+        let perGroup = channels / groups, act = activation.kernel
         withExtendedLifetime((wc, bc)) {
             let w = wc.map { UnsafePointer($0.elementPointer) }, b = bc.map { UnsafePointer($0.elementPointer) }
             Parallel.forEach(batch * groups) { r in
                 for task in r {
                     let g = task % groups
                     let offset = (task / groups) * channels * plane + g * perGroup * plane
-                    dk_group_norm_group(data + offset, data + offset, perGroup, plane,
+                    dk_group_norm_group(src + offset, dst + offset, perGroup, plane,
                                         w.map { $0 + g * perGroup }, b.map { $0 + g * perGroup }, eps, act)
                 }
             }
