@@ -48,6 +48,10 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// LoRA files opened for prompt tags and request names, by path (so an unchanged set is not fused again).
     var openedLoRAs: [String: LoRAFile] = [:]
     public let vae: AutoencoderKLModel
+    /// Whether a run lets the mapped pages of the UNet and text-encoder weights go before it decodes (default
+    /// on): the decode's full-size activations then do not add to resident weights, which sets the peak memory
+    /// of a run (SDXL at 1024×1024 above all). The next run maps the pages in again from the page cache.
+    public var releasesWeightPagesBeforeDecode = true
     /// A tiny autoencoder (TAESD) for previews and, on request, the final decode; see ``loadTinyAutoencoder(folder:loading:)``.
     public internal(set) var tinyAutoencoder: AutoencoderTinyModel?
     /// The model's scheduler configuration (`scheduler/scheduler_config.json`, or the family's built-in one).
@@ -124,6 +128,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
             onEvent(.step(index: done, count: total, timestep: t))
             if let denoised, let previews { onEvent(.preview(try previews.render(denoised, step: done, count: total))) }
         }
+        if releasesWeightPagesBeforeDecode { releaseDenoisingWeightPages() }
         var result = request.decoder == .vae ? try plan.decode(latents) : try decodeWithTinyAutoencoder(latents)
         result.loras = applied.loras
         result.notes = applied.notes
@@ -145,5 +150,14 @@ public final class DiffusionPipeline: @unchecked Sendable {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+}
+
+extension DiffusionPipeline {
+    /// Drops the resident pages of the mapped UNet and text-encoder weights (LoRA-fused layers are not mapped and
+    /// stay).
+    func releaseDenoisingWeightPages() {
+        sources.unetTensors.releasePages()
+        for encoder in sources.textEncoders { encoder.tensors.releasePages() }
     }
 }

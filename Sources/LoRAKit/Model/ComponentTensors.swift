@@ -62,6 +62,16 @@ package struct ComponentTensors: Sendable {
     /// The stored tensor name of the canonical parameter `name` (differs in single-file checkpoints).
     package func storedName(of name: String) -> String? { entries[name]?.location.tensorName }
 
+    /// Drops every page of this part's stored tensors from memory; a later read maps them in again from the
+    /// file (from the page cache when it is warm). Generation calls it before the decode, so the weights the
+    /// decode does not need are not counted twice with its activations.
+    package func releasePages() {
+        for (f, location) in entries.values {
+            guard let info = files[f].info(named: location.tensorName) else { continue }
+            files[f].tensor(info).releasePages()
+        }
+    }
+
     /// Every canonical parameter name, sorted.
     package var names: [String] { entries.keys.sorted() }
 
