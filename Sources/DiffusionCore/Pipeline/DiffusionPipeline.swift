@@ -48,9 +48,10 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// LoRA files opened for prompt tags and request names, by path (so an unchanged set is not fused again).
     var openedLoRAs: [String: LoRAFile] = [:]
     public let vae: AutoencoderKLModel
-    /// Whether a run lets the mapped pages of the UNet and text-encoder weights go before it decodes (default
-    /// on): the decode's full-size activations then do not add to resident weights, which sets the peak memory
-    /// of a run (SDXL at 1024×1024 above all). The next run maps the pages in again from the page cache.
+    /// Whether a run lets the mapped pages of the text-encoder weights go once the prompts are encoded, and those
+    /// of the UNet before it decodes (default on): the denoising loop and the decode's full-size activations then
+    /// do not add to weights they no longer use, which sets the peak memory of a run (SDXL at 1024×1024 above
+    /// all). The next run maps the pages in again from the page cache.
     public var releasesWeightPagesBeforeDecode = true
     /// A tiny autoencoder (TAESD) for previews and, on request, the final decode; see ``loadTinyAutoencoder(folder:loading:)``.
     public internal(set) var tinyAutoencoder: AutoencoderTinyModel?
@@ -109,6 +110,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
                          isCancelled: () -> Bool = { false }) throws(PipelineError) -> GenerationResult {
         let applied = try prepareLoRAs(for: request)
         var plan = try GenerationPlan(pipeline: self, request: request)
+        if releasesWeightPagesBeforeDecode { releaseTextEncoderWeightPages() }
         try checkDecoder(for: request)
         var generator = TorchGenerator(seed: request.seed)
         var scheduler = try plan.makeScheduler()
@@ -158,6 +160,12 @@ extension DiffusionPipeline {
     /// stay).
     func releaseDenoisingWeightPages() {
         sources.unetTensors.releasePages()
+        releaseTextEncoderWeightPages()
+    }
+
+    /// Drops the resident pages of the mapped text-encoder weights once the prompts are encoded: the denoising
+    /// loop does not need them.
+    func releaseTextEncoderWeightPages() {
         for encoder in sources.textEncoders { encoder.tensors.releasePages() }
     }
 }

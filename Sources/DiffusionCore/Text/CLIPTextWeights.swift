@@ -55,6 +55,15 @@ struct CLIPTextWeights: Sendable {
         }
         func vector(_ name: String, _ count: Int) throws(TextError) -> Tensor { try tensor(name, [count]) }
         func matrix(_ name: String, _ shape: [Int], prefixed: Bool = true) throws(TextError) -> WeightMatrix {
+            // A stored matrix stays mapped (half precision kept half-size, widened per product, as the UNet's
+            // weights are); only LoRA-fused replacements and copied layouts live in memory as float32.
+            let key = (prefixed ? prefix : "") + name
+            if overrides[key] == nil, let stored = try? tensors.tensor(key), stored.shape == shape,
+               stored.dtype.isFloatingPoint, let view = stored.mappedView {
+                do { return try WeightMatrix(view, loading: .keepHalfPrecision) } catch {
+                    throw .invalidWeight(name: key, underlying: error)
+                }
+            }
             let t = try tensor(name, shape, prefixed: prefixed)
             do { return try WeightMatrix(t) } catch {
                 throw .invalidWeight(name: (prefixed ? prefix : "") + name, underlying: error)
