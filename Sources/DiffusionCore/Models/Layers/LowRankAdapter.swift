@@ -27,13 +27,15 @@ struct LowRankAdapter: Sendable {
 
     /// `y += U·(x·Dᵀ)` for a linear layer over `[..., in]` rows.
     func addLinear(_ x: Tensor, into y: inout Tensor, workspace: Workspace? = nil) throws(TensorError) {
-        let t = try Ops.linear(x, weight: down, workspace: workspace)
+        var t = try Ops.linear(x, weight: down, workspace: workspace)
+        defer { workspace?.recycle(&t) }
         try Ops.linear(t, weight: up, accumulate: true, into: &y, workspace: workspace)
     }
 
     /// `y += U ⋆ (D ⋆ x)` for a convolution: `D` with the layer's geometry, then the pointwise `U` per image.
     func addConv(_ x: Tensor, options: Conv2DOptions, into y: inout Tensor, workspace: Workspace? = nil) throws(TensorError) {
-        let t = try Ops.conv2d(x, weight: down, options: options, workspace: workspace)
+        var t = try Ops.conv2d(x, weight: down, options: options, workspace: workspace)
+        defer { workspace?.recycle(&t) }
         let (batch, outChannels) = (y.shape[0], y.shape[1])
         let pixels = y.count / (batch * outChannels)
         guard t.shape[0] == batch, t.count / (batch * rank) == pixels, up.rows == outChannels else {
