@@ -293,11 +293,11 @@ DK_AVX2 static void tile_avx2(const float *q, size_t ldq, const float *packed, f
 #endif
 
 int dk_attention_tile(const float *q, size_t ldq, const float *packed, float *o, size_t ldo, size_t rows,
-                      size_t keys, size_t d, size_t dv, float scale, int causal, long first_query, float *scratch) {
+                      size_t keys, size_t d, size_t dv, float scale, int causal, long first_query, float *scratch,
+                      int level) {
     if (rows == 0) return 0;
     if (rows > QT || keys == 0 || d == 0 || dv == 0) return -1;
 #ifdef DK_X86
-    int level = dk_cpu_level();
     if (level >= 1) {
         /* AVX-512 processors: the softmax step in 16-lane vectors (the FMA kernels stay 8-lane). */
         tile_avx2(q, ldq, packed, o, ldo, rows, keys, d, dv, scale, causal, first_query, scratch, level >= 2);
@@ -305,6 +305,6 @@ int dk_attention_tile(const float *q, size_t ldq, const float *packed, float *o,
     }
 #endif
     (void)q; (void)ldq; (void)packed; (void)o; (void)ldo; (void)scale; (void)causal;
-    (void)first_query; (void)scratch;
+    (void)first_query; (void)scratch; (void)level;
     return -1;
 }

@@ -72,8 +72,10 @@ extension Ops {
                                          qWidth: qWidth, vWidth: vWidth, scale: scale, causal: options.causal)
         withExtendedLifetime((qc, kc, vc)) {
             let q = qc.elementPointer, k = kc.elementPointer, v = vc.elementPointer, o = out.elementPointer
-            if dk_attention_fused_available() != 0 {
-                attentionFused(geometry, q, k, v, o, workspace)
+            // The level is read once: every tile of this call runs at it even if another caller changes it.
+            let level = dk_cpu_level()
+            if level >= 1, dk_attention_fused_available() != 0 {
+                attentionFused(geometry, level, q, k, v, o, workspace)
             } else {
                 attentionTiledGEMM(geometry, q, k, v, o, workspace)
             }
@@ -92,7 +94,7 @@ extension Ops {
     /// one query tile of one head, scores, online softmax and the value product computed together in a
     /// per-chunk scratch of L1/L2 size (`dk_attention_tile`); no BLAS call inside.
     private static func attentionFused(
-        _ g: AttentionGeometry, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+        _ g: AttentionGeometry, _ level: Int32, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
         _ o: UnsafeMutablePointer<Float>, _ workspace: Workspace?
     ) {
         let problems = g.batch * g.heads
@@ -123,7 +125,7 @@ extension Ops {
                 let q0 = tile * tileQ, rows = Swift.min(tileQ, g.tq - q0)
                 dk_attention_tile(q + (b * g.tq + q0) * g.qWidth + h * g.d, g.qWidth, kv + p * perHead,
                                   o + (b * g.tq + q0) * g.vWidth + h * g.dv, g.vWidth,
-                                  rows, g.tk, g.d, g.dv, g.scale, g.causal ? 1 : 0, q0, s)
+                                  rows, g.tk, g.d, g.dv, g.scale, g.causal ? 1 : 0, q0, s, level)
             }
         }
     }
