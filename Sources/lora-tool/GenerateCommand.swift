@@ -23,7 +23,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "The negative prompt.")
     var negative: String = ""
 
-    @Flag(help: "The LCM recipe: LCM scheduler, 4 steps, CFG 1 (each may still be given); LoRAs without a strength get 0.35 if their name says LCM, else 0.45.")
+    @Flag(help: "The LCM recipe: LCM scheduler, 4 steps, CFG 1 (each may still be given); LoRAs without a strength (--lora or <lora:NAME> tags) get 0.35 if their name or recorded title says LCM, else 0.45.")
     var lcm = false
 
     @Option(name: .customLong("lora"), help: "A LoRA fused for this run: FILE or library NAME, then [:STRENGTH] or :unet=X,te=Y. Repeatable.")
@@ -102,9 +102,9 @@ struct GenerateCommand: ParsableCommand {
                 throw badInputExitCode
             }
             let name = reference.name
-            let recipe: Float? = lcm ? (name.lowercased().contains("lcm") ? 0.35 : 0.45) : nil
+            let recipe = (lcm ? LoRAStrengthRecipe.lcm : .standard).strength(forLoRANamed: name, file: file)
             let preferred = spec.givesStrength ? nil : reference.preferredWeight
-            let all = spec.strength ?? preferred ?? recipe ?? 1
+            let all = spec.strength ?? preferred ?? recipe
             loras.append(PipelineLoRA(name: name, file: file, unetStrength: spec.unetStrength ?? all,
                                       textEncoderStrength: spec.textEncoderStrength ?? all))
         }
@@ -152,6 +152,7 @@ struct GenerateCommand: ParsableCommand {
                                         guidanceScale: Float(cfg ?? (lcm ? 1 : 7.5)), seed: seed, batchSize: batch,
                                         clipSkip: clipSkip.map { $0 - 1 })
         decoding.configure(&request)
+        if lcm { request.loraRecipe = .lcm }
         request.loras = try pipelineLoRAs()
         try images.configure(&request, width: width, height: height)
         switch loraMode {

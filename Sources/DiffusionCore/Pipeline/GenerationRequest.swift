@@ -44,6 +44,10 @@ public struct GenerationRequest: Sendable, Equatable {
     /// LoRAs for this request, fused after the pipeline's own and before the prompt's `<lora:…>` tags; the
     /// pipeline fuses again only when the whole set differs from the one fused.
     public var loras: [PipelineLoRA] = []
+    /// The strength of a prompt-tag LoRA that gives none (`<lora:NAME>`) and has no A1111 preferred weight:
+    /// 1, or the LCM recipe's 0.35 / 0.45 (``lcm(prompt:negativePrompt:seed:)`` sets it). For ``loras`` given
+    /// here, ``DiffusionPipeline/lora(named:unetStrength:textEncoderStrength:recipe:)`` applies the same rule.
+    public var loraRecipe: LoRAStrengthRecipe = .standard
     public var targetSize: (width: Int, height: Int)?
     /// SDXL refiners (`requires_aesthetics_score` in `model_index.json`) take these instead of the target size:
     /// diffusers' `aesthetic_score` (6) and `negative_aesthetic_score` (2.5).
@@ -76,9 +80,14 @@ public struct GenerationRequest: Sendable, Equatable {
         self.negativeAestheticScore = negativeAestheticScore
     }
 
-    /// The LCM recipe (InvokeAI's and the LCM-LoRA authors' recommendation): LCM scheduler, 4 steps, CFG 1.
-    public static func lcm(prompt: String, seed: UInt64 = 0) -> GenerationRequest {
-        GenerationRequest(prompt: prompt, steps: 4, scheduler: "lcm", guidanceScale: 1, seed: seed)
+    /// The LCM recipe (InvokeAI's and the LCM-LoRA authors' recommendation): LCM scheduler, 4 steps, CFG 1, and
+    /// prompt-tag LoRAs without a strength at 0.35 for the LCM-LoRA and 0.45 for the others
+    /// (``LoRAStrengthRecipe/lcm``).
+    public static func lcm(prompt: String, negativePrompt: String = "", seed: UInt64 = 0) -> GenerationRequest {
+        var request = GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, steps: 4, scheduler: "lcm",
+                                        guidanceScale: 1, seed: seed)
+        request.loraRecipe = .lcm
+        return request
     }
 
     public static func == (a: GenerationRequest, b: GenerationRequest) -> Bool {
@@ -88,6 +97,7 @@ public struct GenerationRequest: Sendable, Equatable {
             && a.clipSkip == b.clipSkip && a.initImage == b.initImage && a.strength == b.strength
             && a.originalSize?.width == b.originalSize?.width && a.originalSize?.height == b.originalSize?.height
             && a.cropTopLeft == b.cropTopLeft && a.decoder == b.decoder && a.previewEvery == b.previewEvery && a.loras == b.loras
+            && a.loraRecipe == b.loraRecipe
             && a.mask == b.mask
             && a.targetSize?.width == b.targetSize?.width && a.targetSize?.height == b.targetSize?.height
             && a.aestheticScore == b.aestheticScore && a.negativeAestheticScore == b.negativeAestheticScore

@@ -16,7 +16,7 @@ extension DiffusionPipeline {
             for tag in tags.ignored {
                 notes.append("\(tag) ignored: only <lora:…> and <lyco:…> extra networks are applied (the tag is removed from the prompt)")
             }
-            for tag in tags.loras { wanted.append(try lora(for: tag)) }
+            for tag in tags.loras { wanted.append(try lora(for: tag, recipe: request.loraRecipe)) }
         }
         let report = try fuse(wanted)
         notes += report.skipped.map { "not applied: \($0)" }
@@ -24,15 +24,35 @@ extension DiffusionPipeline {
     }
 
     /// The LoRA a prompt tag names, resolved as `lora-tool merge` resolves names (a path, else a library name,
-    /// alias or hash prefix). A tag without a weight takes the LoRA's preferred weight (A1111 sidecar), else 1.
+    /// alias or hash prefix). A tag without a weight takes the LoRA's preferred weight (A1111 sidecar), else the
+    /// recipe's strength (1, or the LCM recipe's 0.35 / 0.45).
     /// - Throws: ``PipelineError/loraNotFound(tag:error:)`` naming the tag; the errors of ``openLoRA(at:)``.
-    public func lora(for tag: PromptLoRARequest) throws(PipelineError) -> PipelineLoRA {
+    public func lora(for tag: PromptLoRARequest, recipe: LoRAStrengthRecipe = .standard) throws(PipelineError) -> PipelineLoRA {
+        if tag.givesWeight {
+            return try lora(named: tag.name, unetStrength: Float(tag.unetWeight), textEncoderStrength: Float(tag.textEncoderWeight),
+                            tag: tag.tag)
+        }
+        return try lora(named: tag.name, recipe: recipe, tag: tag.tag)
+    }
+
+    /// The LoRA called `name` (a path, else a library name, alias or hash prefix, resolved through
+    /// ``loraLibrary`` as `lora-tool merge` resolves names) at the strengths given; a strength not given is the
+    /// LoRA's preferred weight (A1111 sidecar), else the recipe's (1, or the LCM recipe's 0.35 for an LCM-LoRA and
+    /// 0.45 for the others). A text-encoder strength not given follows the UNet's.
+    /// - Throws: ``PipelineError/loraNotFound(tag:error:)``; the errors of ``openLoRA(at:)``.
+    public func lora(named name: String, unetStrength: Float? = nil, textEncoderStrength: Float? = nil,
+                     recipe: LoRAStrengthRecipe = .standard) throws(PipelineError) -> PipelineLoRA {
+        try lora(named: name, unetStrength: unetStrength, textEncoderStrength: textEncoderStrength, recipe: recipe, tag: name)
+    }
+
+    private func lora(named name: String, unetStrength: Float? = nil, textEncoderStrength: Float? = nil,
+                      recipe: LoRAStrengthRecipe = .standard, tag: String) throws(PipelineError) -> PipelineLoRA {
         let reference: LoRAReference
-        do { reference = try loraLibrary.resolve(tag.name) } catch { throw .loraNotFound(tag: tag.tag, error: error) }
+        do { reference = try loraLibrary.resolve(name) } catch { throw .loraNotFound(tag: tag, error: error) }
         let file = try openLoRA(at: reference.url)
-        let preferred = tag.givesWeight ? nil : reference.preferredWeight
-        return PipelineLoRA(name: reference.name, file: file, unetStrength: preferred ?? Float(tag.unetWeight),
-                            textEncoderStrength: preferred ?? Float(tag.textEncoderWeight))
+        let fallback = reference.preferredWeight ?? recipe.strength(forLoRANamed: reference.name, file: file)
+        let unet = unetStrength ?? textEncoderStrength ?? fallback
+        return PipelineLoRA(name: reference.name, file: file, unetStrength: unet, textEncoderStrength: textEncoderStrength ?? unet)
     }
 
     /// The LoRA file at `url`, parsed once and kept while the file is unchanged (so asking for the same LoRA
