@@ -21,10 +21,10 @@ protocol ComponentModel: AnyObject {
 }
 
 extension ComponentModel {
-    /// Parses `config.json`, maps the weight files (float32 `overrides` replace the tensors they name) and
+    /// Parses `config.json`, maps the weight files (`overrides` replace the tensors they name) and
     /// builds the graph; a compute-layer failure while building is ``ModelError/computation(_:)``.
     init(parsing configurationJSON: Data, weightFiles: [SafetensorsFile], description: String, loading: WeightLoading,
-         overrides: [String: [Float]] = [:]) throws(ModelError) {
+         overrides: [String: FusedValues] = [:]) throws(ModelError) {
         let configuration = try Configuration(json: configurationJSON, component: Configuration.component)
         let weights = try ComponentWeights(files: weightFiles, part: Configuration.part, description: description,
                                            loading: loading, overrides: overrides)
@@ -36,7 +36,7 @@ extension ComponentModel {
     /// replace the parameters they name — LoRA-fused weights — and `adapters` run beside the weights they name
     /// (LoRAs applied at run time).
     init(configuration: Configuration, tensors: ComponentTensors, description: String, loading: WeightLoading,
-         overrides: [String: [Float]] = [:], adapters: [String: [LowRankAdapter]] = [:]) throws(ModelError) {
+         overrides: [String: FusedValues] = [:], adapters: [String: [LowRankAdapter]] = [:]) throws(ModelError) {
         let weights = ComponentWeights(tensors: tensors, description: description, loading: loading, overrides: overrides,
                                        adapters: adapters)
         do { try self.init(configuration: configuration, weights: weights) } catch { throw ModelError(graphError: error) }

@@ -17,6 +17,8 @@ extension WeightMatrix {
             return withExtendedLifetime(t) { body(UnsafeRawPointer(t.storage.base + t.offset)) }
         case let .mapped(view):
             return view.withUnsafeBytes { body($0.baseAddress!) }
+        case let .half(buffer):
+            return withExtendedLifetime(buffer) { body(UnsafeRawPointer(buffer.base)) }
         }
     }
 }

@@ -30,6 +30,9 @@ public struct LoRAFusionReport: Sendable, Equatable {
     public var unetLayersPatched: Int = 0
     /// Of those, the UNet weights whose LoRAs run beside them at run time (see ``LoRAApplication``).
     public var unetLayersAtRunTime: Int = 0
+    /// UNet parameters whose fused values were taken over from the set applied before (patched by the same
+    /// LoRA modules at the same strengths); the other fused parameters were computed.
+    public var unetParametersReused: Int = 0
     /// Text-encoder weight parameters patched, over all LoRAs and encoders.
     public var textEncoderLayersPatched: Int = 0
     /// Textual-inversion tokens the LoRAs brought along (pivotal tuning: `<s1>`, kohya `bundle_emb.*`), usable
@@ -63,10 +66,14 @@ extension DiffusionPipeline {
     /// q/k/v thirds) and each LoRA's UNet and text-encoder strength. Embeddings the LoRAs carry join the
     /// prompt's vocabulary.
     ///
-    /// Only the patched layers are recomputed, each from the mapped originals (never by subtracting an earlier
-    /// LoRA, so nothing drifts and DoRA / IA³ come off too); fusing the empty set gives back exactly the
-    /// loaded weights. Fusing the set already fused does nothing. A LoRA made for another base model is refused,
-    /// naming both.
+    /// Only the patched layers are computed, each from the mapped originals (never by subtracting an earlier
+    /// LoRA, so nothing drifts and DoRA / IA³ come off too), and of those only the ones the previous set did not
+    /// patch in the same way; fusing the empty set gives back exactly the loaded weights. Fusing the set already
+    /// fused does nothing. A LoRA made for another base model is refused, naming both.
+    ///
+    /// UNet weights stored in half precision (F16 / BF16) are fused into that type, as PEFT's `fuse_lora` does to
+    /// a half-precision model (the delta rounded to the weight's type, then added in it), so a fused layer takes
+    /// what the mapped one did; float32 weights and the text encoders are fused in float32.
     @discardableResult
     public func fuse(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
         if let fused = fusion, fused.loras == loras, fused.application == loraApplication { return fused.report }
@@ -82,15 +89,22 @@ extension DiffusionPipeline {
         let unetInputs = loras.map { FusionInput(name: $0.name, file: $0.file, strength: $0.unetStrength) }
         let teInputs = loras.map { FusionInput(name: $0.name, file: $0.file, strength: $0.textEncoderStrength) }
 
+        // Fused UNet weights keep the file's precision (half precision stays half size); a parameter the new set
+        // patches exactly as the old one did is taken over, not recomputed.
         let unetResult = try LoRAFusion.apply(unetInputs, source: unetFusionSource, runtime: loraApplication.appliesAtRunTime,
+                                              storedPrecision: true, previous: fusion?.unetParameters ?? [:],
                                               skipped: &report.skipped)
         report.unetLayersPatched = unetResult.weightsPatched
         report.unetLayersAtRunTime = unetResult.adapters.count
+        report.unetParametersReused = unetResult.reused
         var encoders: [CLIPTextEncoder] = []
-        for (stage, source) in zip(originalTextEncoders, textEncoderFusionSources) {
-            let result = try LoRAFusion.apply(teInputs, source: source, skipped: &report.skipped)
+        var textEncoderParameters: [[String: FusedParameter]] = []
+        for (i, (stage, source)) in zip(originalTextEncoders, textEncoderFusionSources).enumerated() {
+            let previous = fusion.map { i < $0.textEncoderParameters.count ? $0.textEncoderParameters[i] : [:] } ?? [:]
+            let result = try LoRAFusion.apply(teInputs, source: source, previous: previous, skipped: &report.skipped)
             report.textEncoderLayersPatched += result.weightsPatched
-            do { encoders.append(result.isEmpty ? stage : try stage.replacingParameters(result.overrides)) } catch { throw .text(error) }
+            textEncoderParameters.append(result.fused)
+            do { encoders.append(result.isEmpty ? stage : try stage.replacingParameters(result.floatOverrides)) } catch { throw .text(error) }
         }
         for lora in loras {
             for patch in lora.file.modules where !partsPresent.contains(ModelPart(patch.target.component)) {
@@ -117,7 +131,8 @@ extension DiffusionPipeline {
             } catch { throw .model(error) }
         }
         promptEncoder = prompts
-        fusion = Fusion(loras: loras, application: loraApplication, report: report, unetPatched: !unetResult.isEmpty)
+        fusion = Fusion(loras: loras, application: loraApplication, report: report, unetPatched: !unetResult.isEmpty,
+                        unetParameters: unetResult.fused, textEncoderParameters: textEncoderParameters)
         fusionCount += 1
         return report
     }
@@ -135,4 +150,8 @@ struct Fusion {
     var application: LoRAApplication
     var report: LoRAFusionReport
     var unetPatched: Bool
+    /// What the set fused into the UNet and each text encoder, for the next set to take over where it patches a
+    /// parameter the same way (the UNet holds the same buffers: nothing is duplicated).
+    var unetParameters: [String: FusedParameter] = [:]
+    var textEncoderParameters: [[String: FusedParameter]] = []
 }

@@ -25,6 +25,8 @@ public struct WeightMatrix: Sendable {
     enum Backing: Sendable {
         case tensor(Tensor)
         case mapped(TensorView)
+        /// Owned half-precision elements (a LoRA-fused weight of a half-precision model).
+        case half(HalfBuffer)
     }
 
     /// The weight's shape as stored (`[out, in]` or `[out, in, kh, kw]`).
@@ -72,6 +74,18 @@ public struct WeightMatrix: Sendable {
         }
     }
 
+    /// A half-precision weight over owned elements (LoRA-fused weights of a half-precision model): it costs what
+    /// the mapped weight did and runs through the same widening path.
+    /// - Throws: the shape errors of ``init(_:)-(Tensor)``; ``TensorError/elementCountMismatch(shape:count:)`` when
+    ///   the buffer does not hold `shape`'s elements.
+    init(half buffer: HalfBuffer, shape: [Int]) throws(TensorError) {
+        try WeightMatrix.validate(shape, name: "weight")
+        guard try Tensor.elementCount(of: shape) == buffer.count else { throw .elementCountMismatch(shape: shape, count: buffer.count) }
+        self.shape = shape
+        element = buffer.element
+        backing = .half(buffer)
+    }
+
     /// The bytes the weight occupies in memory.
     public var byteCount: Int { rows * columns * (element == .float32 ? 4 : 2) }
 
@@ -97,6 +111,14 @@ public struct WeightMatrix: Sendable {
                 WeightMatrix.widen(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), element: element,
                                    into: scratch.pointer, count: n)
               }
+            }
+            return try body(scratch.pointer)
+        case let .half(buffer):
+            let n = rows * columns
+            let scratch = Scratch(count: n, workspace: workspace)
+            defer { scratch.release() }
+            LayerTiming.measure("widen f16 weights") {
+                withExtendedLifetime(buffer) { WeightMatrix.widen(buffer.base, element: element, into: scratch.pointer, count: n) }
             }
             return try body(scratch.pointer)
         }

@@ -13,15 +13,15 @@ final class ComponentWeights {
     let file: String
     let loading: WeightLoading
     private let tensors: ComponentTensors
-    /// Float32 replacements of some parameters, by canonical name, in canonical shape (LoRA-fused weights);
-    /// the rest stay mapped.
-    private let overrides: [String: [Float]]
+    /// Replacements of some parameters, by canonical name, in canonical shape (LoRA-fused weights, half precision
+    /// where the file stores half precision); the rest stay mapped.
+    private let overrides: [String: FusedValues]
     /// LoRAs applied at run time beside a weight, by canonical weight name.
     private let adapters: [String: [LowRankAdapter]]
     private var taken: Set<String> = []
 
     init(tensors: ComponentTensors, description: String, loading: WeightLoading = .keepHalfPrecision,
-         overrides: [String: [Float]] = [:], adapters: [String: [LowRankAdapter]] = [:]) {
+         overrides: [String: FusedValues] = [:], adapters: [String: [LowRankAdapter]] = [:]) {
         self.tensors = tensors
         self.file = description
         self.loading = loading
@@ -31,7 +31,7 @@ final class ComponentWeights {
 
     /// Opens every `*.safetensors` tensor of the given files (one component's file or shards) as one name space.
     convenience init(files: [SafetensorsFile], part: ModelPart, description: String,
-                     loading: WeightLoading = .keepHalfPrecision, overrides: [String: [Float]] = [:]) throws(ModelError) {
+                     loading: WeightLoading = .keepHalfPrecision, overrides: [String: FusedValues] = [:]) throws(ModelError) {
         let tensors: ComponentTensors
         do { tensors = try ComponentTensors(part: part, safetensors: files) } catch { throw .modelFile(error) }
         self.init(tensors: tensors, description: description, loading: loading, overrides: overrides)
@@ -62,7 +62,10 @@ final class ComponentWeights {
     func matrix(_ name: String, shape: [Int]) throws(ModelError) -> WeightMatrix {
         let t = try tensor(name, shape: shape)
         do throws(TensorError) {
-            if let values = overrides[name] { return try WeightMatrix(try Tensor(shape: shape, scalars: values)) }
+            if let values = overrides[name] {
+                guard values.shape == shape else { throw .shapeMismatch(operation: "fused weight \(name)", expected: "\(shape)", actual: values.shape) }
+                return try values.matrix()
+            }
             if let view = t.mappedView { return try WeightMatrix(view, loading: loading) }
             guard t.dtype.isFloatingPoint else { throw .unsupportedWeightType(name: name, dtype: t.dtype.rawValue) }
             return try WeightMatrix(try Tensor(shape: shape, scalars: t.floats()))
@@ -84,7 +87,7 @@ final class ComponentWeights {
         guard [.f32, .f16, .bf16].contains(t.dtype) else {
             throw .invalidWeight(name: name, file: origin(name), underlying: .unsupportedWeightType(name: name, dtype: t.dtype.rawValue))
         }
-        do { return try Tensor(shape: [count], scalars: overrides[name] ?? t.floats()) } catch {
+        do { return try Tensor(shape: [count], scalars: overrides[name]?.floats() ?? t.floats()) } catch {
             throw .invalidWeight(name: name, file: origin(name), underlying: error)
         }
     }
