@@ -1,8 +1,9 @@
 // Benchmarks of the DiffusionCore compute layer at SD1.5 shapes, run in release mode and recorded in
 // Docs/benchmarks.md next to Scripts/bench/ops_bench.py (PyTorch's CPU kernels on the same shapes).
 //   swift build -c release --product ops-bench
-//   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2] [--threads N]
+//   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2] [--threads N] [--norm-serial-bytes N]
 // Cases: sgemm, attention-self, attention-cross, groupnorm-silu, layernorm, geglu, softmax, linear, linear-f16, linear-f16-widen-at-load, all;
+// groupnorm-silu-b2, groupnorm-silu-1280x8x8, groupnorm-silu-640x32x32, groupnorm-silu-512x128x128, groupnorm-silu-128x512x512;
 // conv-unet320, conv-unet640, conv-unet1280, conv-vae512, conv-vae128, conv-all (Conv2DBench.swift).
 // Each case prints one line: name, median and minimum seconds per call, and GFLOP/s or GB/s.
 import COpenBLAS
@@ -22,6 +23,10 @@ if let threads = Int(option("--threads", default: "")) {
     // Both pools: the runtime's workers and OpenBLAS's (a one-core comparison with torch.set_num_threads(1)).
     Parallel.workerCount = threads
     LinearAlgebraSettings.setThreadCount(threads)
+}
+if let bytes = Int(option("--norm-serial-bytes", default: "")) {
+    // Below this map size the normalisations run on the calling thread (for measuring the crossover).
+    Ops.normalizationSerialBytes = bytes
 }
 switch option("--level", default: "best") {
 case "portable": KernelLevel.setMaximum(.portable)
@@ -95,14 +100,24 @@ func attention(keys: Int, name: String) throws {
     }
 }
 
-func groupNormSiLU() throws {
-    let x = try tensor([1, 320, 64, 64], seed: 6, scale: 2)
-    let w = try tensor([320], seed: 7), b = try tensor([320], seed: 8)
+/// GroupNorm(32) + SiLU on `shape` (default: the first UNet resnet's 1×320×64×64).
+func groupNormSiLU(_ shape: [Int] = [1, 320, 64, 64]) throws {
+    let x = try tensor(shape, seed: 6, scale: 2)
+    let w = try tensor([shape[1]], seed: 7), b = try tensor([shape[1]], seed: 8)
     var out = try workspace.tensor(shape: x.shape)
-    try measure("groupnorm+silu 320x64x64", bytes: Double(2 * x.count * 4)) {
+    let name = shape[0] == 1 ? "groupnorm+silu \(shape[1])x\(shape[2])x\(shape[3])"
+        : "groupnorm+silu \(shape.map(String.init).joined(separator: "x"))"
+    try measure(name, bytes: Double(2 * x.count * 4)) {
         try Ops.groupNorm(x, groups: 32, weight: w, bias: b, eps: 1e-5, activation: .silu, into: &out)
     }
 }
+
+/// The other GroupNorm shapes of SD1.5's UNet and VAE: `groupnorm-silu-CxHxW` (batch 1) and `groupnorm-silu-b2`.
+let groupNormShapes: [String: [Int]] = [
+    "groupnorm-silu-b2": [2, 320, 64, 64], "groupnorm-silu-1280x8x8": [1, 1280, 8, 8],
+    "groupnorm-silu-640x32x32": [1, 640, 32, 32], "groupnorm-silu-512x128x128": [1, 512, 128, 128],
+    "groupnorm-silu-128x512x512": [1, 128, 512, 512],
+]
 
 /// LayerNorm over the 320 channels of the first transformer block's 4096 tokens.
 func layerNorm() throws {
@@ -177,6 +192,7 @@ do {
         case "linear": try linear("f32")
         case "linear-f16": try linear("f16")
         case "linear-f16-widen-at-load": try linear("f16-at-load")
+        case let c where groupNormShapes[c] != nil: try groupNormSiLU(groupNormShapes[c]!)
         case let c where convCases.contains(c): try conv(c)
         default:
             FileHandle.standardError.write(Data("unknown case \(name)\n".utf8))

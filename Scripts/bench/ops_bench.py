@@ -5,7 +5,9 @@ on the same SD1.5 shapes, timed in-process the same way (warm-up calls, then the
 
     .venv-ref/bin/python Scripts/bench/ops_bench.py [case ...] [--repeats N] [--threads N]
 
-Cases: sgemm, attention-self, attention-cross, groupnorm-silu, layernorm, geglu, softmax, linear, all (default).
+Cases: sgemm, attention-self, attention-cross, groupnorm-silu, layernorm, geglu, softmax, linear, all (default);
+groupnorm-silu-b2, groupnorm-silu-1280x8x8, groupnorm-silu-640x32x32, groupnorm-silu-512x128x128,
+groupnorm-silu-128x512x512 (the other GroupNorm shapes of SD1.5's UNet and VAE).
 """
 import argparse
 import os
@@ -69,10 +71,17 @@ def attention(keys, name):
     measure(name, run, flops=4 * tokens * keys * d * heads)
 
 
-def groupnorm_silu():
-    x = (torch.rand(1, 320, 64, 64) * 2 - 1) * 2
-    w, b = torch.rand(320) * 2 - 1, torch.rand(320) * 2 - 1
-    measure("groupnorm+silu 320x64x64", lambda: F.silu(F.group_norm(x, 32, w, b, eps=1e-5)), nbytes=2 * x.numel() * 4)
+def groupnorm_silu(shape=(1, 320, 64, 64)):
+    x = (torch.rand(*shape) * 2 - 1) * 2
+    w, b = torch.rand(shape[1]) * 2 - 1, torch.rand(shape[1]) * 2 - 1
+    name = "groupnorm+silu " + ("x".join(map(str, shape[1:])) if shape[0] == 1 else "x".join(map(str, shape)))
+    measure(name, lambda: F.silu(F.group_norm(x, 32, w, b, eps=1e-5)), nbytes=2 * x.numel() * 4)
+
+
+# The other GroupNorm shapes of SD1.5's UNet and VAE (ops-bench has the same names).
+GROUPNORM_SHAPES = {"groupnorm-silu-b2": (2, 320, 64, 64), "groupnorm-silu-1280x8x8": (1, 1280, 8, 8),
+                    "groupnorm-silu-640x32x32": (1, 640, 32, 32), "groupnorm-silu-512x128x128": (1, 512, 128, 128),
+                    "groupnorm-silu-128x512x512": (1, 128, 512, 512)}
 
 
 def layernorm():
@@ -108,5 +117,6 @@ CASES = {"sgemm": sgemm, "attention-self": lambda: attention(4096, "attention se
          "attention-cross": lambda: attention(77, "attention cross 4096x77"),
          "groupnorm-silu": groupnorm_silu, "layernorm": layernorm, "geglu": geglu, "softmax": softmax_rows,
          "linear": linear}
+CASES.update({name: (lambda shape=shape: groupnorm_silu(shape)) for name, shape in GROUPNORM_SHAPES.items()})
 for case in (list(CASES) if "all" in args.cases else args.cases):
     CASES[case]()

@@ -1,4 +1,5 @@
 #include "dk_activation.h"
+#include "dk_cpu.h"
 #include "dk_simd.h"
 
 static inline float dk_act_scalar(float v, dk_activation act) {
@@ -16,7 +17,7 @@ static inline float dk_act_scalar(float v, dk_activation act) {
 DK_AVX2 static inline __m256 dk_act8(__m256 v, dk_activation act) {
     switch (act) {
     case DK_ACT_SILU: return _mm256_mul_ps(v, dk_sigmoid8(v));
-    case DK_ACT_GELU_ERF: return dk_gelu_erf8(v);
+    case DK_ACT_GELU_ERF: return dk_gelu_erf8_fast(v);
     case DK_ACT_GELU_TANH: return dk_gelu_tanh8(v);
     case DK_ACT_QUICK_GELU: return _mm256_mul_ps(v, dk_sigmoid8(_mm256_mul_ps(_mm256_set1_ps(1.702f), v)));
     case DK_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
@@ -58,9 +59,51 @@ DK_AVX2 static void geglu_avx2(const float *src, size_t ld_src, float *y, size_t
         const float *a = src + r * ld_src, *g = a + cols;
         float *o = y + r * ld_dst;
         size_t c = 0;
+        if (gate_act == DK_ACT_GELU_ERF) {
+            for (; c + 16 <= cols; c += 16) {
+                __m256 g0 = dk_gelu_erf8_fast(_mm256_loadu_ps(g + c)), g1 = dk_gelu_erf8_fast(_mm256_loadu_ps(g + c + 8));
+                _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_loadu_ps(a + c), g0));
+                _mm256_storeu_ps(o + c + 8, _mm256_mul_ps(_mm256_loadu_ps(a + c + 8), g1));
+            }
+        }
         for (; c + 8 <= cols; c += 8)
             _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_loadu_ps(a + c), dk_act8(_mm256_loadu_ps(g + c), gate_act)));
-        for (; c < cols; c++) o[c] = a[c] * dk_act_scalar(g[c], gate_act);
+        if (c < cols) {
+            __m256i m = dk_tail_mask(cols - c);
+            __m256 v = _mm256_mul_ps(_mm256_maskload_ps(a + c, m), dk_act8(_mm256_maskload_ps(g + c, m), gate_act));
+            _mm256_maskstore_ps(o + c, m, v);
+        }
+    }
+}
+
+/* 0.5·x·(1 + tanh(u)) = x·σ(2u) in 16 lanes, through the lean exponential and a refined reciprocal. */
+DK_AVX512 static inline __m512 gelu_tanh16_fast(__m512 x) {
+    __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+    __m512 u = _mm512_mul_ps(_mm512_set1_ps(-1.5957691216057308f), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
+    return _mm512_mul_ps(x, dk_rcp16(_mm512_add_ps(_mm512_set1_ps(1.0f), dk_exp16_fast(u))));
+}
+
+DK_AVX512 static inline __m512 geglu_gate16(__m512 g, dk_activation gate_act) {
+    return gate_act == DK_ACT_GELU_ERF ? dk_gelu_erf16_fast(g) : gelu_tanh16_fast(g);
+}
+
+DK_AVX512 static void geglu_avx512(const float *src, size_t ld_src, float *y, size_t ld_dst, size_t rows, size_t cols,
+                                   dk_activation gate_act) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *a = src + r * ld_src, *g = a + cols;
+        float *o = y + r * ld_dst;
+        size_t c = 0;
+        for (; c + 32 <= cols; c += 32) {
+            __m512 g0 = geglu_gate16(_mm512_loadu_ps(g + c), gate_act);
+            __m512 g1 = geglu_gate16(_mm512_loadu_ps(g + c + 16), gate_act);
+            _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(a + c), g0));
+            _mm512_storeu_ps(o + c + 16, _mm512_mul_ps(_mm512_loadu_ps(a + c + 16), g1));
+        }
+        for (; c < cols; c += 16) {
+            __mmask16 m = dk_tail_mask16(cols - c);
+            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + c), geglu_gate16(_mm512_maskz_loadu_ps(m, g + c), gate_act));
+            _mm512_mask_storeu_ps(o + c, m, v);
+        }
     }
 }
 
@@ -110,7 +153,12 @@ void dk_bias_activation_rows(float *y, size_t rows, size_t cols, size_t ld, cons
 void dk_geglu_rows(const float *src, size_t ld_src, float *y, size_t ld_dst, size_t rows, size_t cols,
                    dk_activation gate_act) {
 #ifdef DK_X86
-    if (dk_use_avx2()) { geglu_avx2(src, ld_src, y, ld_dst, rows, cols, gate_act); return; }
+    int level = dk_cpu_level();
+    if (level >= 2 && (gate_act == DK_ACT_GELU_ERF || gate_act == DK_ACT_GELU_TANH)) {
+        geglu_avx512(src, ld_src, y, ld_dst, rows, cols, gate_act);
+        return;
+    }
+    if (level >= 1) { geglu_avx2(src, ld_src, y, ld_dst, rows, cols, gate_act); return; }
 #endif
     for (size_t r = 0; r < rows; r++) {
         const float *a = src + r * ld_src, *g = a + cols;

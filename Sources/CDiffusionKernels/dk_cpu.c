@@ -44,12 +44,17 @@ static volatile int dk_best_level = -1; /* detected once; cpuid is slow under a 
 
 void dk_cpu_set_max_level(int level) { dk_max_level = level; }
 
-int dk_cpu_level(void) {
+int dk_cpu_best_level(void) {
     int best = dk_best_level;
     if (best < 0) {
         best = dk_cpu_has_avx512f() ? 2 : (dk_cpu_has_avx2_fma() ? 1 : 0);
         dk_best_level = best;
     }
+    return best;
+}
+
+int dk_cpu_level(void) {
+    int best = dk_cpu_best_level();
     int cap = dk_max_level;
     if (cap >= 0 && cap < best) return cap;
     return best;

@@ -49,9 +49,9 @@ static const int gs_rows[4] = {12, 12, 8, 6};
 #endif
 
 int dk_gemm_small_n(int rows, int cols, int depth, const float *a, size_t lda, const float *b, size_t ldb, float *m,
-                    size_t ldm) {
+                    size_t ldm, int level) {
 #if DK_HAS_WIDE
-    if (dk_cpu_level() < 2) return 0;
+    if (level < 2 || dk_cpu_best_level() < 2) return 0;
     if (rows <= 0 || cols <= 0) return 1;
     for (int c0 = 0; c0 < cols; c0 += 64) {
         int cn = cols - c0 < 64 ? cols - c0 : 64;
@@ -67,7 +67,7 @@ int dk_gemm_small_n(int rows, int cols, int depth, const float *a, size_t lda, c
     }
     return 1;
 #else
-    (void)rows; (void)cols; (void)depth; (void)a; (void)lda; (void)b; (void)ldb; (void)m; (void)ldm;
+    (void)rows; (void)cols; (void)depth; (void)a; (void)lda; (void)b; (void)ldb; (void)m; (void)ldm; (void)level;
     return 0;
 #endif
 }

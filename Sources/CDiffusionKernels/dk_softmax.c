@@ -1,4 +1,5 @@
 #include "dk_softmax.h"
+#include "dk_cpu.h"
 #include "dk_simd.h"
 
 /// In-place exp(x − m) of n elements, returning their sum.
@@ -83,16 +84,103 @@ static void scale_row(float *x, size_t n, float f) {
     for (size_t i = 0; i < n; i++) x[i] *= f;
 }
 
+#ifdef DK_X86
+/* One row of softmax(scale·x) in three passes over L1-resident data: the maximum of scale·x; e = exp(scale·x − m)
+   with the lean exponential, stored and summed; y = e · (1/sum). No per-element division. */
+DK_AVX2 static void softmax_row_avx2(const float *x, float *y, size_t n, float scale) {
+    const __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
+    __m256 m0 = ninf, m1 = ninf;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(m0, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+        m1 = _mm256_max_ps(m1, _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vs));
+    }
+    for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(m0, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+    const size_t full = i;
+    const __m256i tail = dk_tail_mask(n - full);
+    if (full < n) {
+        __m256 t = _mm256_mul_ps(_mm256_maskload_ps(x + full, tail), vs);
+        m1 = _mm256_max_ps(m1, _mm256_blendv_ps(ninf, t, _mm256_castsi256_ps(tail)));
+    }
+    __m256 vm = _mm256_set1_ps(dk_hmax8(_mm256_max_ps(m0, m1)));
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256 e0 = dk_exp8_fast(_mm256_fmsub_ps(_mm256_loadu_ps(x + i), vs, vm));
+        __m256 e1 = dk_exp8_fast(_mm256_fmsub_ps(_mm256_loadu_ps(x + i + 8), vs, vm));
+        _mm256_storeu_ps(y + i, e0);
+        _mm256_storeu_ps(y + i + 8, e1);
+        s0 = _mm256_add_ps(s0, e0);
+        s1 = _mm256_add_ps(s1, e1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = dk_exp8_fast(_mm256_fmsub_ps(_mm256_loadu_ps(x + i), vs, vm));
+        _mm256_storeu_ps(y + i, e);
+        s0 = _mm256_add_ps(s0, e);
+    }
+    if (full < n) {
+        __m256 e = dk_exp8_fast(_mm256_fmsub_ps(_mm256_maskload_ps(x + full, tail), vs, vm));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(tail));
+        _mm256_maskstore_ps(y + full, tail, e);
+        s1 = _mm256_add_ps(s1, e);
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / dk_hsum8(_mm256_add_ps(s0, s1)));
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
+    if (full < n) _mm256_maskstore_ps(y + full, tail, _mm256_mul_ps(_mm256_maskload_ps(y + full, tail), inv));
+}
+
+DK_AVX512 static void softmax_row_avx512(const float *x, float *y, size_t n, float scale) {
+    const __m512 vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m0 = ninf, m1 = ninf;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_mul_ps(_mm512_loadu_ps(x + i), vs));
+        m1 = _mm512_max_ps(m1, _mm512_mul_ps(_mm512_loadu_ps(x + i + 16), vs));
+    }
+    for (; i < n; i += 16) {
+        __mmask16 k = dk_tail_mask16(n - i);
+        m0 = _mm512_mask_max_ps(m0, k, m0, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), vs));
+    }
+    __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(m0, m1)));
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    for (i = 0; i + 32 <= n; i += 32) {
+        __m512 e0 = dk_exp16_fast(_mm512_fmsub_ps(_mm512_loadu_ps(x + i), vs, vm));
+        __m512 e1 = dk_exp16_fast(_mm512_fmsub_ps(_mm512_loadu_ps(x + i + 16), vs, vm));
+        _mm512_storeu_ps(y + i, e0);
+        _mm512_storeu_ps(y + i + 16, e1);
+        s0 = _mm512_add_ps(s0, e0);
+        s1 = _mm512_add_ps(s1, e1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 k = dk_tail_mask16(n - i);
+        __m512 e = _mm512_maskz_mov_ps(k, dk_exp16_fast(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, x + i), vs, vm)));
+        _mm512_mask_storeu_ps(y + i, k, e);
+        s1 = _mm512_add_ps(s1, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 k = dk_tail_mask16(n - i);
+        _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, y + i), inv));
+    }
+}
+#endif
+
 void dk_softmax_rows(const float *x, size_t ld_x, float *y, size_t ld_y, size_t rows, size_t cols, float scale) {
+    if (cols == 0) return;
+    int level = dk_cpu_level();
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * ld_x;
         float *yr = y + r * ld_y;
+#ifdef DK_X86
+        if (level >= 2) { softmax_row_avx512(xr, yr, cols, scale); continue; }
+        if (level >= 1) { softmax_row_avx2(xr, yr, cols, scale); continue; }
+#endif
         if (scale != 1.0f || xr != yr) {
             for (size_t c = 0; c < cols; c++) yr[c] = xr[c] * scale;
         }
-        float m = row_max(yr, cols);
-        float s = exp_shift_sum(yr, cols, m);
-        scale_row(yr, cols, 1.0f / s);
+        float m = max_portable(yr, cols);
+        float s = exp_shift_sum_portable(yr, cols, m);
+        float inv = 1.0f / s;
+        for (size_t c = 0; c < cols; c++) yr[c] *= inv;
     }
 }
 

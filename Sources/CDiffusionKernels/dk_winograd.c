@@ -208,29 +208,39 @@ DK_WG_VARIANTS(DK_TARGET_AVX2, avx2)
 DK_WG_VARIANTS(DK_TARGET_AVX512, avx512)
 #endif
 
-void dk_winograd43_weights(const void *weight, int dtype, int cin, int co0, int con, float *u, size_t u_plane) {
+/// The caller's level, never above what the processor has.
+static int wg_level(int level) {
+    int best = dk_cpu_best_level();
+    return level < best ? level : best;
+}
+
+void dk_winograd43_weights(const void *weight, int dtype, int cin, int co0, int con, float *u, size_t u_plane,
+                           int level) {
 #if DK_HAS_WIDE
-    int level = dk_cpu_level();
+    level = wg_level(level);
     if (level >= 2) { wg_weights_avx512(weight, dtype, cin, co0, con, u, u_plane); return; }
     if (level >= 1) { wg_weights_avx2(weight, dtype, cin, co0, con, u, u_plane); return; }
 #endif
+    (void)level;
     wg_weights_portable(weight, dtype, cin, co0, con, u, u_plane);
 }
 
 void dk_winograd43_input(const float *x, int cin, int h, int w, int pt, int pl, int tiles_y, int tiles_x,
-                         long t0, int tn, int c0, int cn, float *v, size_t v_plane) {
+                         long t0, int tn, int c0, int cn, float *v, size_t v_plane, int level) {
 #if DK_HAS_WIDE
-    int level = dk_cpu_level();
+    level = wg_level(level);
     if (level >= 2) { wg_input_avx512(x, cin, h, w, pt, pl, tiles_y, tiles_x, t0, tn, c0, cn, v, v_plane); return; }
     if (level >= 1) { wg_input_avx2(x, cin, h, w, pt, pl, tiles_y, tiles_x, t0, tn, c0, cn, v, v_plane); return; }
 #endif
+    (void)level;
     wg_input_portable(x, cin, h, w, pt, pl, tiles_y, tiles_x, t0, tn, c0, cn, v, v_plane);
 }
 
 void dk_winograd43_output(const float *m, size_t m_plane, int co0, int con, const float *bias, float *y,
-                          int cout, int hout, int wout, int tiles_y, int tiles_x, long t0, int tn, int accumulate) {
+                          int cout, int hout, int wout, int tiles_y, int tiles_x, long t0, int tn, int accumulate,
+                          int level) {
 #if DK_HAS_WIDE
-    int level = dk_cpu_level();
+    level = wg_level(level);
     if (level >= 2) {
         wg_output_avx512(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn, accumulate);
         return;
@@ -240,5 +250,6 @@ void dk_winograd43_output(const float *m, size_t m_plane, int co0, int con, cons
         return;
     }
 #endif
+    (void)level;
     wg_output_portable(m, m_plane, co0, con, bias, y, cout, hout, wout, tiles_y, tiles_x, t0, tn, accumulate);
 }

@@ -70,6 +70,12 @@ struct Conv2DWinogradBlockingTests {
     @Test("blocks of output channels and chunks of tiles (cut mid tile row and mid image) give the same result",
           arguments: ["k3s1p1_b2", "k3s1p1_b2_channels33", "k3s1p1_wide"])
     func blocking(name: String) throws {
+        // Each instruction-set level handed to the call explicitly: no process-wide switch, so tests running
+        // alongside cannot change the path, and every element must still be written (the output starts as NaN).
+        for level in ConvKernelLevels.all { try blocking(name: name, level: level) }
+    }
+
+    func blocking(name: String, level: KernelLevel) throws {
         let f = try ConvFixture(name)
         let x = try f.tensor("input"), w = try f.weight(), bias = try f.bias()
         let g = try Conv2DGeometry(input: x.shape, weight: w.shape, options: f.options)
@@ -86,12 +92,12 @@ struct Conv2DWinogradBlockingTests {
                 bias!.withUnsafeBufferPointer { b in
                     xc.withUnsafeBufferPointer { xp in
                         WinogradConv.run(g, input: xp.baseAddress!, weight: w, bias: b.baseAddress, output: y.baseAddress!,
-                                         workspace: nil, plan: plan)
+                                         workspace: nil, plan: plan, level: level)
                     }
                 }
             }
             let err = relativeMaxError(out, expected)
-            #expect(err <= 1e-4, "\(name) coBlock \(coBlock) chunk \(chunk) split \(String(describing: split)): \(err)")
+            #expect(err <= 1e-4, "\(name) \(level) coBlock \(coBlock) chunk \(chunk) split \(String(describing: split)): \(err)")
         }
     }
 }

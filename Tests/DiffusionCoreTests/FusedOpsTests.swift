@@ -78,20 +78,80 @@ struct FusedOpsTests {
         #expect(throws: TensorError.self) { try Ops.groupNorm(inPlace: &got, groups: 5, weight: nil, bias: nil) }
     }
 
-    @Test("The unpacked small-column product equals the naive product, and defers below AVX-512")
+    @Test("GroupNorm split over the cores gives the bits of the pass on one thread")
+    func groupNormSplitOverCores() throws {
+        let shape = [2, 64, 9, 11]
+        let x = try Self.random(shape, seed: 19), gamma = try Self.random([64], seed: 20), beta = try Self.random([64], seed: 21)
+        var one = [Float](repeating: .nan, count: x.count), split = one
+        let xc = x.contiguous()
+        try KernelPaths.forEach(levels: [KernelLevel.best]) { _ in // the level held still for both calls
+            withExtendedLifetime(xc) {
+                one.withUnsafeMutableBufferPointer { y in
+                    Ops.runGroupNorm(xc.elementPointer, y.baseAddress!, shape: shape, groups: 32, weight: gamma, bias: beta,
+                                     eps: 1e-5, activation: .silu, serialBytes: .max)
+                }
+                split.withUnsafeMutableBufferPointer { y in
+                    Ops.runGroupNorm(xc.elementPointer, y.baseAddress!, shape: shape, groups: 32, weight: gamma, bias: beta,
+                                     eps: 1e-5, activation: .silu, serialBytes: 0)
+                }
+            }
+        }
+        #expect(one.allSatisfy { $0.isFinite })
+        #expect(one == split)
+        if Parallel.workerCount > 1 { #expect(Ops.normalizationChunks(tasks: 64, taskBytes: 396, serialBytes: 0) > 1) }
+        #expect(Ops.normalizationChunks(tasks: 64, taskBytes: 396, serialBytes: .max) == 1)
+    }
+
+    /// The levels this processor has, each passed explicitly (no process-wide switch, so other tests cannot
+    /// change what these calls run).
+    static var levels: [KernelLevel] { KernelLevel.allCases.filter { $0.rawValue <= KernelLevel.best.rawValue } }
+
+    @Test("The unpacked small-column product equals the naive product at AVX-512, and writes nothing below it")
     func smallColumnProduct() throws {
         for (rows, cols, depth) in [(1, 1, 1), (6, 16, 8), (7, 17, 13), (13, 64, 37), (20, 70, 5), (5, 130, 3)] {
             let a = try Self.random([rows, depth], seed: 15).scalars, b = try Self.random([depth, cols], seed: 16).scalars
             var want = [Float](repeating: 0, count: rows * cols)
             for r in 0..<rows { for c in 0..<cols { for k in 0..<depth { want[r * cols + c] += a[r * depth + k] * b[k * cols + c] } } }
-            var got = [Float](repeating: .nan, count: rows * cols)
-            let done = dk_gemm_small_n(Int32(rows), Int32(cols), Int32(depth), a, depth, b, cols, &got, cols)
-            if KernelLevel.current == .avx512 {
-                #expect(done == 1)
-                let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
-                #expect(worst <= 1e-5 * Float(depth), "\(rows)×\(cols)×\(depth): \(worst)")
-            } else {
-                #expect(done == 0)
+            for level in Self.levels {
+                var got = [Float](repeating: .nan, count: rows * cols)
+                let done = dk_gemm_small_n(Int32(rows), Int32(cols), Int32(depth), a, depth, b, cols, &got, cols,
+                                           Int32(level.rawValue))
+                if level == .avx512 {
+                    #expect(done == 1)
+                    let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+                    #expect(worst <= 1e-5 * Float(depth), "\(rows)×\(cols)×\(depth): \(worst)")
+                } else {
+                    #expect(done == 0, "\(level)")
+                    #expect(got.allSatisfy { $0.isNaN }, "\(level): a refused product wrote into its output")
+                }
+            }
+        }
+    }
+
+    @Test("Winograd's transform-domain products write every element at every level, refused or not")
+    func winogradPlaneProductsAtEveryLevel() throws {
+        let planes = WinogradConv.planes
+        // 16…64 columns: the range the planner hands to the unpacked kernel, which refuses below AVX-512.
+        for (rows, columns, depth) in [(5, 16, 7), (12, 33, 9), (3, 64, 20)] {
+            let u = try Self.random([planes, rows, depth], seed: 17).scalars
+            let v = try Self.random([planes, depth, columns], seed: 18).scalars
+            var want = [Float](repeating: 0, count: planes * rows * columns)
+            for p in 0..<planes { for r in 0..<rows { for c in 0..<columns { for k in 0..<depth {
+                want[(p * rows + r) * columns + c] += u[(p * rows + r) * depth + k] * v[(p * depth + k) * columns + c]
+            } } } }
+            for level in Self.levels {
+                // Started as NaN: a refusal taken as done would leave NaN behind.
+                var got = [Float](repeating: .nan, count: planes * rows * columns)
+                u.withUnsafeBufferPointer { up in
+                    v.withUnsafeBufferPointer { vp in
+                        got.withUnsafeMutableBufferPointer { mp in
+                            WinogradConv.planeProducts(up.baseAddress!, rows: rows, vp.baseAddress!, columns: columns,
+                                                       depth: depth, into: mp.baseAddress!, level: level)
+                        }
+                    }
+                }
+                let worst = zip(got, want).map { $0.isNaN ? Float.infinity : abs($0 - $1) }.max() ?? 0
+                #expect(worst <= 1e-5 * Float(depth), "\(rows)×\(columns)×\(depth) \(level): \(worst)")
             }
         }
     }

@@ -32,8 +32,8 @@ enum OpsFixtures {
 enum KernelPaths {
     private static let lock = NSLock()
 
-    /// The portable path and, when the processor has it, the AVX2 path.
-    static var levels: [KernelLevel] { KernelLevel.best == .portable ? [.portable] : [.portable, .avx2] }
+    /// Every path the processor has: portable, and AVX2 and AVX-512 where present.
+    static var levels: [KernelLevel] { KernelLevel.allCases.filter { $0.rawValue <= KernelLevel.best.rawValue } }
 
     static func forEach(levels: [KernelLevel] = levels, _ body: (KernelLevel) throws -> Void) rethrows {
         lock.lock()

@@ -15,3 +15,7 @@ void dk_cpu_set_max_level(int level);
 
 /// The path dispatching kernels use now: 0 portable, 1 AVX2+FMA, 2 AVX-512.
 int dk_cpu_level(void);
+
+/// The best path this processor supports (0, 1 or 2), whatever dk_cpu_set_max_level set. Kernels that take a
+/// level from their caller never go above it.
+int dk_cpu_best_level(void);

@@ -8,18 +8,24 @@ import COpenBLAS
 /// of output channels at a time, split over the cores. Then each core takes its own chunks of tiles through
 /// input transform → 36 GEMMs (OpenBLAS held to one thread) → output transform, so a chunk's transformed
 /// tiles stay in that core's cache and the cores never wait for each other inside a block.
+///
+/// The instruction-set level is read once per call and handed to every kernel call of it, so a level changed
+/// meanwhile (tests switch it process-wide) cannot change paths halfway through one convolution.
 enum WinogradConv {
     static let planes = Int(DK_WINOGRAD43_PLANES)
 
-    /// - Parameter accumulate: add the convolution to what `output` holds instead of overwriting it.
+    /// - Parameters:
+    ///   - accumulate: add the convolution to what `output` holds instead of overwriting it.
+    ///   - level: the instruction-set level for the whole call (nil: the current one, read once here).
     static func run(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: WeightMatrix, bias: UnsafePointer<Float>?,
                     output: UnsafeMutablePointer<Float>, workspace: Workspace?,
-                    plan forcedPlan: ConvPlanner.WinogradPlan? = nil, accumulate: Bool = false) {
+                    plan forcedPlan: ConvPlanner.WinogradPlan? = nil, accumulate: Bool = false, level: KernelLevel? = nil) {
         let plan = forcedPlan ?? ConvPlanner.winograd(g)
         let acc: Int32 = accumulate ? 1 : 0
+        let level = level ?? KernelLevel.current, lv = Int32(level.rawValue)
         if let sub = plan.channelSplit {
             runSplittingChannels(g, input: input, weight: weight, bias: bias, output: output, workspace: workspace,
-                                 subBlock: sub, accumulate: accumulate)
+                                 subBlock: sub, accumulate: accumulate, level: level)
             return
         }
         let cin = g.inChannels, cout = g.outChannels
@@ -38,7 +44,7 @@ enum WinogradConv {
                 let nb = min(plan.coBlock, cout - cb)
                 Parallel.forEach(nb, grain: 4) { r in
                     dk_winograd43_weights(w, dtype, Int32(cin), Int32(cb + r.lowerBound), Int32(r.count),
-                                          u + r.lowerBound * cin, nb * cin)
+                                          u + r.lowerBound * cin, nb * cin, lv)
                 }
                 Parallel.withSingleThreadedBLAS {
                     Parallel.forEachChunk(chunkCount, chunks: workers) { worker, chunks in
@@ -48,11 +54,11 @@ enum WinogradConv {
                             let t0 = chunk * tc, tn = min(tc, tiles - t0)
                             dk_winograd43_input(input, Int32(cin), Int32(g.height), Int32(g.width),
                                                 Int32(g.padding.top), Int32(g.padding.left), Int32(tilesY),
-                                                Int32(tilesX), t0, Int32(tn), 0, Int32(cin), v, cin * tn)
-                            planeProducts(u, rows: nb, v, columns: tn, depth: cin, into: m)
+                                                Int32(tilesX), t0, Int32(tn), 0, Int32(cin), v, cin * tn, lv)
+                            planeProducts(u, rows: nb, v, columns: tn, depth: cin, into: m, level: level)
                             dk_winograd43_output(m, nb * tn, Int32(cb), Int32(nb), bias, output, Int32(cout),
                                                  Int32(g.outHeight), Int32(g.outWidth), Int32(tilesY), Int32(tilesX),
-                                                 t0, Int32(tn), acc)
+                                                 t0, Int32(tn), acc, lv)
                         }
                     }
                 }
@@ -65,8 +71,8 @@ enum WinogradConv {
     /// weights are used while they are still in cache instead of going out to memory and back.
     static func runSplittingChannels(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: WeightMatrix,
                                      bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-                                     workspace: Workspace?, subBlock: Int, accumulate: Bool) {
-        let acc: Int32 = accumulate ? 1 : 0
+                                     workspace: Workspace?, subBlock: Int, accumulate: Bool, level: KernelLevel) {
+        let acc: Int32 = accumulate ? 1 : 0, lv = Int32(level.rawValue)
         let cin = g.inChannels, cout = g.outChannels
         let tilesY = (g.outHeight + 3) / 4, tilesX = (g.outWidth + 3) / 4
         let tiles = ConvPlanner.tiles(g)
@@ -80,7 +86,7 @@ enum WinogradConv {
         Parallel.forEach(cin, grain: 4) { r in
             dk_winograd43_input(input, Int32(cin), Int32(g.height), Int32(g.width), Int32(g.padding.top),
                                 Int32(g.padding.left), Int32(tilesY), Int32(tilesX), 0, Int32(tiles),
-                                Int32(r.lowerBound), Int32(r.count), v + r.lowerBound * tiles, cin * tiles)
+                                Int32(r.lowerBound), Int32(r.count), v + r.lowerBound * tiles, cin * tiles, lv)
         }
         let dtype = weight.convKernelType
         weight.withStoredElements { w in
@@ -90,11 +96,11 @@ enum WinogradConv {
                     let m = u + planes * subBlock * cin
                     for block in range {
                         let co0 = block * subBlock, nb = min(subBlock, cout - co0)
-                        dk_winograd43_weights(w, dtype, Int32(cin), Int32(co0), Int32(nb), u, nb * cin)
-                        planeProducts(u, rows: nb, v, columns: tiles, depth: cin, into: m)
+                        dk_winograd43_weights(w, dtype, Int32(cin), Int32(co0), Int32(nb), u, nb * cin, lv)
+                        planeProducts(u, rows: nb, v, columns: tiles, depth: cin, into: m, level: level)
                         dk_winograd43_output(m, nb * tiles, Int32(co0), Int32(nb), bias, output, Int32(cout),
                                              Int32(g.outHeight), Int32(g.outWidth), Int32(tilesY), Int32(tilesX),
-                                             0, Int32(tiles), acc)
+                                             0, Int32(tiles), acc, lv)
                     }
                 }
             }
@@ -103,13 +109,16 @@ enum WinogradConv {
 
     /// The 36 transform-domain products `m_ξ = u_ξ · v_ξ` of one block (`u_ξ` `rows × depth`, `v_ξ`
     /// `depth × columns`, planes stored one after another): through the unpacked small-column kernel where the
-    /// processor has it and the planner chooses it, else one BLAS product per plane.
+    /// processor and `level` have it and the planner chooses it, else one BLAS product per plane. The unpacked
+    /// kernel refuses (writes nothing) below the AVX-512 level; the product then goes to BLAS.
     static func planeProducts(_ u: UnsafePointer<Float>, rows: Int, _ v: UnsafePointer<Float>, columns: Int, depth: Int,
-                              into m: UnsafeMutablePointer<Float>) {
+                              into m: UnsafeMutablePointer<Float>, level: KernelLevel) {
         let unpacked = columns >= ConvPlanner.unpackedProductMinColumns && columns <= ConvPlanner.unpackedProductMaxColumns
+        let lv = Int32(level.rawValue)
         for xi in 0..<planes {
             let a = u + xi * rows * depth, b = v + xi * depth * columns, c = m + xi * rows * columns
-            if unpacked && dk_gemm_small_n(Int32(rows), Int32(columns), Int32(depth), a, depth, b, columns, c, columns) == 1 {
+            if unpacked,
+               dk_gemm_small_n(Int32(rows), Int32(columns), Int32(depth), a, depth, b, columns, c, columns, lv) == 1 {
                 continue
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), Int32(depth),

@@ -61,15 +61,20 @@ extension Ops {
         } }
     }
 
-    /// GroupNorm of a contiguous `[N, C, ...]` map at `src` into `dst` (the same buffer allowed), one group per task.
+    /// GroupNorm of a contiguous `[N, C, ...]` map at `src` into `dst` (the same buffer allowed), whole groups per
+    /// task (each group read once for its moments, once to normalise), split over the cores by bytes
+    /// (``normalizationChunks(tasks:taskBytes:serialBytes:)``; `serialBytes` 0 splits any map, for tests).
     static func runGroupNorm(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, shape: [Int], groups: Int,
-                             weight: Tensor?, bias: Tensor?, eps: Float, activation: Activation) {
+                             weight: Tensor?, bias: Tensor?, eps: Float, activation: Activation,
+                             serialBytes: Int = normalizationSerialBytes) {
         let wc = weight?.contiguous(), bc = bias?.contiguous()
         let batch = shape[0], channels = shape[1], plane = shape.reduce(1, *) / (batch * channels)
         let perGroup = channels / groups, act = activation.kernel
+        let chunks = normalizationChunks(tasks: batch * groups, taskBytes: perGroup * plane * MemoryLayout<Float>.size,
+                                         serialBytes: serialBytes)
         withExtendedLifetime((wc, bc)) {
             let w = wc.map { UnsafePointer($0.elementPointer) }, b = bc.map { UnsafePointer($0.elementPointer) }
-            Parallel.forEach(batch * groups) { r in
+            Parallel.forEachChunk(batch * groups, chunks: chunks) { _, r in
                 for task in r {
                     let g = task % groups
                     let offset = (task / groups) * channels * plane + g * perGroup * plane
@@ -109,11 +114,29 @@ extension Ops {
         let xc = x.contiguous(), wc = weight?.contiguous(), bc = bias?.contiguous()
         let rows = x.count / cols
         let src = xc.elementPointer, dst = out.elementPointer
+        let chunks = normalizationChunks(tasks: rows, taskBytes: cols * MemoryLayout<Float>.size)
         withExtendedLifetime((xc, wc, bc)) {
             let w = wc.map { UnsafePointer($0.elementPointer) }, b = bc.map { UnsafePointer($0.elementPointer) }
-            Parallel.forEach(rows, grain: Swift.max(1, 8192 / cols)) { r in
+            Parallel.forEachChunk(rows, chunks: chunks) { _, r in
                 dk_layer_norm_rows(src + r.lowerBound * cols, cols, dst + r.lowerBound * cols, cols, r.count, cols, w, b, eps)
             }
         }
+    }
+
+    /// A map smaller than this (bytes read) is normalised on the calling thread: handing half of it to another
+    /// core costs more than it saves (measured with `ops-bench`; Docs/benchmarks.md).
+    nonisolated(unsafe) package static var normalizationSerialBytes = 4 << 20
+    /// Each chunk of a larger map reads at least this many bytes.
+    static let normalizationChunkBytes = 1 << 20
+
+    /// How many chunks a memory-bound pass over `tasks` items of `taskBytes` each is split into: one below
+    /// `serialBytes`; else a multiple of the worker count (so the cores get equal shares), at most four per worker,
+    /// each at least ``normalizationChunkBytes``.
+    static func normalizationChunks(tasks: Int, taskBytes: Int, serialBytes: Int = normalizationSerialBytes) -> Int {
+        let workers = Parallel.workerCount, total = tasks * taskBytes
+        guard workers > 1, tasks > 1, total >= serialBytes else { return 1 }
+        var perWorker = 4
+        while perWorker > 1 && total / (workers * perWorker) < normalizationChunkBytes { perWorker -= 1 }
+        return Swift.min(tasks, workers * perWorker)
     }
 }
