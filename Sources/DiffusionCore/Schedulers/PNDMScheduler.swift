@@ -17,6 +17,9 @@ public struct PNDMScheduler: AlphaScheduler {
     var ets: [Tensor] = []
     var curSample: Tensor?
     var curModelOutput: Tensor?
+    /// Model calls made so far (diffusers' `counter`): it starts at 0 whatever the begin index, so an img2img run
+    /// that starts part-way through the schedule warms its multistep history up as a full run does.
+    var counter = 0
 
     public init(config: SchedulerConfig, request: ScheduleRequest) throws(SchedulerError) {
         let s = SchedulerSettings(config, defaults: Self.defaults)
@@ -57,16 +60,16 @@ public struct PNDMScheduler: AlphaScheduler {
     public mutating func step<R: RandomSource>(modelOutput: Tensor, sample: Tensor, random: inout R) throws(SchedulerError) -> Tensor {
         try requireMatchingShapes(modelOutput, sample, history: ets.map { $0 } + [curSample])
         try checkNotExhausted()
-        let out = stepIndex < prkCount && !settings.skipPRKSteps ? prkStep(modelOutput, sample: sample) : plmsStep(modelOutput, sample: sample)
+        let out = counter < prkCount && !settings.skipPRKSteps ? prkStep(modelOutput, sample: sample) : plmsStep(modelOutput, sample: sample)
         stepIndex += 1
+        counter += 1
         return out
     }
 
     private var delta: Int { settings.numTrainTimesteps / numInferenceSteps }
 
     private mutating func prkStep(_ m: Tensor, sample: Tensor) -> Tensor {
-        let counter = stepIndex
-        let t = trainTimesteps[counter]
+        let t = trainTimesteps[stepIndex]
         let prevT = t - (counter % 2 == 1 ? 0 : delta / 2)
         let base = trainTimesteps[counter / 4 * 4]
         var eps = m
@@ -90,8 +93,7 @@ public struct PNDMScheduler: AlphaScheduler {
     }
 
     private mutating func plmsStep(_ m: Tensor, sample: Tensor) -> Tensor {
-        let counter = stepIndex   // diffusers counts PRK calls too
-        var t = trainTimesteps[stepIndex]
+        var t = trainTimesteps[stepIndex]   // `counter` counts PRK calls too, as diffusers does
         var prevT = t - delta
         if counter != 1 {
             ets = Array(ets.suffix(3))
