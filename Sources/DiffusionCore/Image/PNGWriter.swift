@@ -80,6 +80,7 @@ public enum PNGWriter {
     /// Writes `data` to a temporary file beside `url`, flushes it to disk and renames it into place.
     static func writeAtomically(_ data: Data, to url: URL, overwrite: Bool) throws(ImageError) {
         let path = url.path
+        if let reason = OutputPath.irreplaceable(url) { throw .io(path: path, reason: "\(reason); only a regular file is ever replaced") }
         if !overwrite, FileManager.default.fileExists(atPath: path) { throw .outputExists(path: path) }
         let folder = url.deletingLastPathComponent()
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString.prefix(8))").path
@@ -111,6 +112,8 @@ public enum PNGWriter {
         let published = PendingOutputs.publish(token) {
             if !overwrite, FileManager.default.fileExists(atPath: path) {
                 renameError = "exists"
+            } else if let reason = OutputPath.irreplaceable(url) {
+                renameError = "\(reason); only a regular file is ever replaced"
             } else if rename(temporary, path) != 0 {
                 renameError = "rename failed: \(String(cString: strerror(errno)))"
             }

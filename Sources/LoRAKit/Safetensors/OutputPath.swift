@@ -49,6 +49,21 @@ package enum OutputPath {
         return nil
     }
 
+    /// Why a file written to `url` may not replace what is there: a folder, a device (`/dev/null`, `/dev/full`), a pipe
+    /// or a socket; nil when nothing is there, or a regular file or a symbolic link (the link itself is replaced).
+    /// Renaming a file over a device node would remove the device.
+    package static func irreplaceable(_ url: URL) -> String? {
+        var info = stat()
+        guard lstat(url.path, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG, S_IFLNK: return nil
+        case S_IFDIR: return "is a folder"
+        case S_IFCHR, S_IFBLK: return "is a device"
+        case S_IFIFO: return "is a pipe"
+        default: return "is not a regular file"
+        }
+    }
+
     /// Whether `url` names an existing folder.
     package static func isFolder(_ url: URL) -> Bool {
         var isDirectory: ObjCBool = false

@@ -52,6 +52,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     case outputExists(path: String)
     /// The output path is one of the input files.
     case wouldOverwriteInput(path: String)
+    /// Something other than a regular file is at the output path (a folder, a device, a pipe); it is never replaced.
+    case outputNotAFile(path: String, reason: String)
     /// A tensor given to the writer does not hold the bytes its shape and dtype require.
     case invalidTensorForWriting(tensor: String, reason: String)
 
@@ -84,6 +86,7 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
         case .io(let path, let op, let err): "\(op) \(path): \(String(cString: strerror(err)))"
         case .outputExists(let path): "\(path) exists and replacing it was not allowed"
         case .wouldOverwriteInput(let path): "refusing to write over input file \(path)"
+        case .outputNotAFile(let path, let reason): "\(path) \(reason); only a regular file is ever replaced"
         case .invalidTensorForWriting(let t, let reason): "cannot write tensor \"\(t)\": \(reason)"
         }
     }

@@ -148,6 +148,7 @@ public struct SafetensorsWriter: Sendable {
         let path = url.path
         let ordered = orderedEntries
         for entry in ordered { try validate(entry) }
+        if let reason = OutputPath.irreplaceable(url) { throw SafetensorsError.outputNotAFile(path: path, reason: reason) }
         if let existing = ByteStorage.fileID(atPath: path) {
             let protected = Set(ordered.compactMap { entry -> ByteStorage.FileID? in
                 if case .view(let v) = entry.source { return v.sourceFileID }
