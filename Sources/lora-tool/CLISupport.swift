@@ -6,13 +6,26 @@ import LoRAKit
 let badInputExitCode = ExitCode(1)
 
 /// Writes a one-line message to stderr. A failing stderr is ignored: there is nowhere left to say so.
-func printError(_ message: String) {
+/// The first error of a run, and the library `error` behind it, is what a `--json` run reports on stdout
+/// (``ErrorReport``).
+func printError(_ message: String, _ error: (any Error)? = nil) {
+    ErrorReport.record(message, error: error)
     writeStandardError("lora-tool: " + message + "\n")
+}
+
+/// Writes a one-line note to stderr (not an error: the run goes on).
+func printNote(_ message: String) {
+    writeStandardError("lora-tool: note: " + message + "\n")
 }
 
 /// Writes `text` to stderr as it is (progress lines), ignoring failures.
 func writeStandardError(_ text: String) {
     _ = writeAll(STDERR_FILENO, Array(text.utf8))
+}
+
+/// Writes `text` to stdout, ignoring failures (the error object of a failed `--json` run).
+func writeStandardOutputQuietly(_ text: String) {
+    _ = writeAll(STDOUT_FILENO, Array(text.utf8))
 }
 
 /// Writes `text` to stdout; when stdout cannot take it (a full disk, a closed file), prints one line
@@ -47,7 +60,7 @@ func openOrExit(_ path: String) throws -> SafetensorsFile {
     do {
         return try SafetensorsFile(path: path)
     } catch {
-        printError("\(path): \(error)")
+        printError("\(path): \(error)", error)
         throw badInputExitCode
     }
 }
@@ -116,6 +129,6 @@ func validatePositive(_ value: Int?, _ option: String) throws {
 /// full rank, and the metadata records the largest rank written.
 func noteRankCap(requested: Int, written: Int, option: String) {
     guard written > 0, requested > written else { return }
-    printError("note: \(option) \(requested) is above the full rank of every module; each got at most its full rank "
+    printNote("\(option) \(requested) is above the full rank of every module; each got at most its full rank "
                + "(largest written: \(written), also recorded in the metadata)")
 }

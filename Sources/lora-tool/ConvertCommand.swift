@@ -72,10 +72,10 @@ struct ConvertCommand: ParsableCommand {
             }
             try emit("Wrote \(report.outputPath)\n")
         } catch let error as LoRAError {
-            printError("\(input): \(error)")
+            printError("\(input): \(error)", error)
             throw badInputExitCode
         } catch let error as RankToolsError {
-            printError(describe(error))
+            printError(describe(error), error)
             throw badInputExitCode
         }
     }

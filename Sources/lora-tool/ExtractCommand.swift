@@ -74,7 +74,7 @@ struct ExtractCommand: ParsableCommand {
             noteRankCap(requested: rank, written: report.maxRank, option: "--rank")
         } catch let error as RankToolsError {
             if showProgress { writeStandardError("\r\u{1B}[K") }
-            printError(Self.describe(error))
+            printError(Self.describe(error), error)
             throw badInputExitCode
         }
     }

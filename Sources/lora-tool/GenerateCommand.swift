@@ -94,7 +94,7 @@ struct GenerateCommand: ParsableCommand {
             let reference = try resolveLoRA(spec.path, loraDir: loraDir)
             let file: LoRAFile
             do { file = try LoRAFile(contentsOf: reference.url) } catch {
-                printError("\(spec.path): \(error)")
+                printError("\(spec.path): \(error)", error)
                 throw badInputExitCode
             }
             if let reason = file.notALoRAReason {
@@ -119,6 +119,16 @@ struct GenerateCommand: ParsableCommand {
         return (1...batch).map { url.deletingLastPathComponent().appendingPathComponent("\(stem)-\($0).\(ext)") }
     }
 
+    /// Why a PNG cannot be written at `url`, found before the run rather than after it: its folder is missing, or
+    /// something other than a regular file (a folder, a device, a pipe) is there.
+    static func unwritable(_ url: URL) -> String? {
+        let folder = url.deletingLastPathComponent()
+        if !OutputPath.isFolder(folder) { return "the folder \(folder.path) does not exist" }
+        if access(folder.path, W_OK) != 0 { return "the folder \(folder.path) is not writable (\(String(cString: strerror(errno))))" }
+        if let reason = OutputPath.irreplaceable(url) { return "\(reason); only a regular file is ever replaced" }
+        return nil
+    }
+
     func run() throws {
         let urls = outputURLs()
         let previewURLs = decoding.previewURLs(batch: batch)
@@ -126,11 +136,12 @@ struct GenerateCommand: ParsableCommand {
             printError("\(clash.path): --preview and --output name the same file")
             throw badInputExitCode
         }
-        // No output may be an input (the init image, the model folder or a file in it), even with --force.
+        // No output may be an input (the init image, a LoRA, the model folder or a file in it), even with --force.
+        let loraFiles = try loraArguments.map { try resolveLoRA(try LoRASpec(parsing: $0).path, loraDir: loraDir).url }
         let inputs = [URL(fileURLWithPath: model)] + images.inputs
-            + (decoding.taesd.map { [URL(fileURLWithPath: $0)] } ?? []) + loading.inputs
+            + (decoding.taesd.map { [URL(fileURLWithPath: $0)] } ?? []) + loading.inputs + loraFiles
         for url in urls + previewURLs {
-            if let reason = OutputPath.conflict(output: url, inputs: inputs) {
+            if let reason = OutputPath.conflict(output: url, inputs: inputs) ?? Self.unwritable(url) {
                 printError("\(url.path): \(reason)")
                 throw badInputExitCode
             }
@@ -141,7 +152,7 @@ struct GenerateCommand: ParsableCommand {
         }
         let pipeline: DiffusionPipeline
         do { pipeline = try DiffusionPipeline(contentsOf: URL(fileURLWithPath: model), options: loading.loadOptions) } catch {
-            printError("\(error)")
+            printError("\(error)", error)
             throw badInputExitCode
         }
         try decoding.load(into: pipeline)
@@ -168,7 +179,7 @@ struct GenerateCommand: ParsableCommand {
             result = try pipeline.generate(request, onEvent: progress.report)
         } catch {
             progress.finish()
-            printError("\(error)")
+            printError("\(error)", error)
             throw badInputExitCode
         }
         progress.finish()
@@ -185,7 +196,7 @@ struct GenerateCommand: ParsableCommand {
                 loras: result.loras.map { GenerationMetadata.LoRA(name: $0.name, weight: Double("\($0.unetStrength)") ?? Double($0.unetStrength)) }, clipSkip: clipSkip, strength: images.initImage == nil ? nil : request.strength,
                 mode: images.mode, version: "LoRAKit")
             do { try PNGWriter.write(image, to: urls[index], metadata: metadata, overwrite: flags.force) } catch {
-                printError("\(error)")
+                printError("\(error)", error)
                 throw badInputExitCode
             }
         }

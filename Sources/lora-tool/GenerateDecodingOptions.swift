@@ -43,7 +43,7 @@ struct GenerateDecodingOptions: ParsableArguments {
     func load(into pipeline: DiffusionPipeline) throws {
         guard let taesd else { return }
         do { try pipeline.loadTinyAutoencoder(folder: URL(fileURLWithPath: taesd)) } catch {
-            printError("--taesd: \(error)")
+            printError("--taesd: \(error)", error)
             throw badInputExitCode
         }
     }

@@ -70,7 +70,7 @@ struct GenerateImageOptions: ParsableArguments {
         guard let initImage else { return }
         let picture = try read(initImage)
         do { request.initImage = try ImageProcessor.tensor(from: picture.rgb, width: width, height: height) } catch {
-            printError("\(initImage): \(error)")
+            printError("\(initImage): \(error)", error)
             throw badInputExitCode
         }
         request.strength = strength ?? (mask == nil ? 0.8 : 1)
@@ -81,7 +81,7 @@ struct GenerateImageOptions: ParsableArguments {
             throw badInputExitCode
         }
         do { request.mask = try ImageProcessor.maskTensor(from: maskPicture.rgb, width: image.shape[3], height: image.shape[2]) } catch {
-            printError("\(mask): \(error)")
+            printError("\(mask): \(error)", error)
             throw badInputExitCode
         }
     }
@@ -89,7 +89,7 @@ struct GenerateImageOptions: ParsableArguments {
     private func read(_ path: String) throws -> LoadedImage {
         // The reader's errors name the file.
         do { return try ImageReader.read(contentsOf: URL(fileURLWithPath: path)) } catch {
-            printError("\(error)")
+            printError("\(error)", error)
             throw badInputExitCode
         }
     }

@@ -28,9 +28,11 @@ struct GenerateModelOptions: ParsableArguments {
 }
 
 extension ModelLoadReport {
-    /// The report as a JSON object (for `--json`).
+    /// The report as a JSON object (for `--json`), its keys in snake case as every other key of the report.
     var jsonObject: Any {
-        guard let data = try? JSONEncoder().encode(self), let object = try? JSONSerialization.jsonObject(with: data) else { return [:] }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(self), let object = try? JSONSerialization.jsonObject(with: data) else { return [:] }
         return object
     }
 }

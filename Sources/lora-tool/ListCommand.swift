@@ -52,7 +52,7 @@ struct ListCommand: ParsableCommand {
         let library = LoRALibrary(folder: dir.map { URL(fileURLWithPath: $0) }, cache: noCache ? .disabled : .automatic)
         var scan: LoRALibraryScan
         do { scan = try library.scan() } catch {
-            printError("\(error)")
+            printError("\(error)", error)
             throw badInputExitCode
         }
         let all = scan.entries
@@ -72,7 +72,7 @@ struct ListCommand: ParsableCommand {
             footer += " in \(scan.folder.path)"
             if !scan.skipped.isEmpty { footer += "; \(scan.skipped.count) file\(scan.skipped.count == 1 ? "" : "s") skipped" + (skipped ? "" : " (--skipped says why)") }
             try emit(footer + "\n")
-            if let problem = scan.statistics.indexProblem { printError("index not saved: \(problem)") }
+            if let problem = scan.statistics.indexProblem { printNote("index not saved: \(problem)") }
         }
     }
 

@@ -13,7 +13,7 @@ func resolveLoRA(_ nameOrPath: String, loraDir: String?) throws -> LoRAReference
         printError("\(nameOrPath): no such file, and no LoRA library folder at \(folder) (give --lora-dir DIR or set LORAKIT_HOME)")
         throw badInputExitCode
     } catch {
-        printError("\(nameOrPath): no such file; \(error)")
+        printError("\(nameOrPath): no such file; \(error)", error)
         throw badInputExitCode
     }
 }

@@ -25,6 +25,7 @@ struct LoRATool: ParsableCommand {
     static func main() {
         SignalHandling.install()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        ErrorReport.configure(arguments: arguments)
         if arguments.first == "help", arguments.count > 1,
            !configuration.subcommands.contains(where: { $0._commandName == arguments[1] }) {
             let names = configuration.subcommands.map { $0._commandName }.joined(separator: ", ")
@@ -44,8 +45,10 @@ struct LoRATool: ParsableCommand {
             }
             if code == .validationFailure {
                 writeStandardError(message + "\n")
+                ErrorReport.emit(kind: "usage", exitCode: usageExitCode, fallback: self.message(for: error))
                 Foundation.exit(usageExitCode)
             }
+            ErrorReport.emit(kind: "bad_input", exitCode: code.rawValue, fallback: message)
             exit(withError: error)
         }
     }

@@ -89,7 +89,7 @@ struct MergeCommand: ParsableCommand {
             let lora: LoRAFile
             let reference = try resolveLoRA(spec.path, loraDir: loraDir)
             do { lora = try LoRAFile(contentsOf: reference.url) } catch {
-                printError("\(spec.path): \(error)")
+                printError("\(spec.path): \(error)", error)
                 throw badInputExitCode
             }
             if let reason = lora.notALoRAReason {
@@ -133,10 +133,10 @@ struct MergeCommand: ParsableCommand {
             throw badInputExitCode
         } catch let error as MergeError {
             ProgressLine.clear()
-            printError(describe(error))
+            printError(describe(error), error)
             throw badInputExitCode
         } catch let error as RankToolsError {
-            printError(describe(error))
+            printError(describe(error), error)
             throw badInputExitCode
         }
     }

@@ -37,7 +37,7 @@ struct PromptCommand: ParsableCommand {
             let report = try makeReport()
             if json { try printJSON(encoding: report) } else { try emit(text(report)) }
         } catch let error as TextError {
-            printError("\(error)")
+            printError("\(error)", error)
             throw badInputExitCode
         }
     }

@@ -73,10 +73,10 @@ struct ResizeCommand: ParsableCommand {
             for k in report.kept.prefix(10) { try emit("  kept \(k.module): \(k.reason)\n") }
             try emit("Wrote \(report.outputPath)\n")
         } catch let error as LoRAError {
-            printError("\(input): \(error)")
+            printError("\(input): \(error)", error)
             throw badInputExitCode
         } catch let error as RankToolsError {
-            printError(describe(error))
+            printError(describe(error), error)
             throw badInputExitCode
         }
     }

@@ -89,7 +89,7 @@ struct ScheduleCommand: ParsableCommand {
                 try emit(text(report))
             }
         } catch let error as SchedulerError {
-            printError("\(error)")
+            printError("\(error)", error)
             throw badInputExitCode
         }
     }

@@ -17,6 +17,7 @@ enum SignalHandling {
                 PendingOutputs.abandonAll()
                 if isatty(STDERR_FILENO) != 0 { writeStandardError("\r\u{1B}[K") }
                 printError("stopped by \(name); no partial output was left")
+                ErrorReport.emit(kind: "interrupted", exitCode: 128 + signal)
                 _exit(128 + signal)
             }
             source.resume()

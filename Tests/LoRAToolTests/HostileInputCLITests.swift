@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// What a user meets off the documented path: img2img with the model's own PLMS scheduler, outputs that are LoRA
+/// inputs, pipes or missing folders, and failures of `--json` runs.
+@Suite("lora-tool on hostile input")
+struct HostileInputCLITests {
+    static var model: String { GenerateCLITests.model }
+    static let kohya = CLI.fixture("merge/lora/sd1_kohya.safetensors")
+    static let second = CLI.fixture("merge/lora/sd1_second.safetensors")
+    static var initImage: String {
+        URL(fileURLWithPath: model).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("pipeline-families/init.png").path
+    }
+
+    @Test("img2img and inpainting with the tiny model's own scheduler (PNDM/PLMS) start part-way without a trap")
+    func plmsImg2img() throws {
+        let dir = try CLI.makeTemporaryFolder("plms-img2img")
+        defer { CLI.removeTemporaryFolder(dir) }
+        for (index, extra) in [["--strength", "0.8"], ["--strength", "0.3"], ["--mask", Self.initImage, "--strength", "0.5"]].enumerated() {
+            let out = dir.appendingPathComponent("\(index).png").path
+            let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "a horse", "--steps", "10",
+                                   "--init-image", Self.initImage, "-o", out] + extra)
+            #expect(run.status == 0, "\(extra): \(run)")
+            #expect(FileManager.default.fileExists(atPath: out))
+        }
+    }
+
+    @Test("generate --force never writes over a --lora file")
+    func outputIsLoRA() throws {
+        let dir = try CLI.makeTemporaryFolder("generate-over-lora")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let lora = dir.appendingPathComponent("style.safetensors").path
+        try FileManager.default.copyItem(atPath: Self.kohya, toPath: lora)
+        let run = try CLI.expectUnchanged([dir.path]) {
+            try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2", "--lora", lora, "--force", "-o", lora])
+        }
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stderrLines.count == 1 && run.stderr.contains("the output is one of the inputs"), "\(run.stderr)")
+    }
+
+    @Test("with --force, a pipe at the output is refused by every command and stays a pipe (a device would be lost)")
+    func outputIsPipe() throws {
+        let dir = try CLI.makeTemporaryFolder("output-pipe")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let pipe = dir.appendingPathComponent("out").path
+        #expect(mkfifo(pipe, 0o644) == 0)
+        let runs: [[String]] = [
+            ["generate", "--model", Self.model, "--prompt", "x", "--steps", "2", "--force", "-o", pipe],
+            ["merge", "--lora", Self.kohya, "--lora", Self.second, "--force", "-o", pipe],
+            ["resize", Self.kohya, "--rank", "2", "--force", "-o", pipe],
+            ["convert", Self.kohya, "--to", "peft", "--force", "-o", pipe],
+        ]
+        for arguments in runs {
+            let run = try CLI.run(arguments)
+            #expect(run.status == 1, "\(arguments): \(run)")
+            #expect(run.stderrLines.count == 1 && run.stderr.contains("is a pipe"), "\(arguments): \(run.stderr)")
+            var info = stat()
+            #expect(lstat(pipe, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO, "\(arguments) replaced the pipe")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out"], "\(arguments) left a file")
+        }
+    }
+
+    @Test("generate into a missing folder is refused before the run, naming the folder")
+    func missingFolder() throws {
+        let dir = try CLI.makeTemporaryFolder("generate-missing-folder")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2",
+                               "-o", dir.appendingPathComponent("nope/out.png").path])
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stderrLines.count == 1 && run.stderr.contains("does not exist"), "\(run.stderr)")
+        #expect(!run.stderr.contains("step "), "the run started: \(run.stderr)")
+    }
+
+    @Test("a failing --json run prints one error object on stdout: kind, exit code, message and the library error")
+    func jsonErrors() throws {
+        let dir = try CLI.makeTemporaryFolder("json-errors")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let garbage = dir.appendingPathComponent("garbage.safetensors")
+        try Data((0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) }).write(to: garbage)
+        let out = dir.appendingPathComponent("out.png").path
+
+        let missing = try CLI.run(["generate", "--model", dir.appendingPathComponent("nope").path, "--prompt", "x", "--json", "-o", out])
+        #expect(missing.status == 1, "\(missing)")
+        var error = try #require(try CLI.jsonObject(missing)["error"] as? [String: Any], "\(missing)")
+        #expect(error["kind"] as? String == "bad_input" && error["exit_code"] as? Int == 1)
+        #expect((error["message"] as? String)?.contains("nope") == true, "\(error)")
+        #expect((error["type"] as? String)?.hasPrefix("PipelineError.") == true, "\(error)")
+
+        let bad = try CLI.run(["merge", "--lora", garbage.path, "--lora", Self.second, "--json", "-o", dir.appendingPathComponent("m.safetensors").path])
+        #expect(bad.status == 1, "\(bad)")
+        error = try #require(try CLI.jsonObject(bad)["error"] as? [String: Any], "\(bad)")
+        #expect((error["causes"] as? [String])?.last?.hasPrefix("SafetensorsError.") == true, "\(error)")
+
+        let usage = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "0", "--json", "-o", out])
+        #expect(usage.status == 2, "\(usage)")
+        error = try #require(try CLI.jsonObject(usage)["error"] as? [String: Any], "\(usage)")
+        #expect(error["kind"] as? String == "usage" && error["exit_code"] as? Int == 2)
+        #expect((error["message"] as? String)?.contains("--steps") == true, "\(error)")
+
+        let plain = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "0", "-o", out])
+        #expect(plain.status == 2 && plain.stdout.isEmpty, "\(plain)")
+    }
+
+    @Test("generate --json reports the model with snake-case keys, as the rest of the report")
+    func jsonModelKeys() throws {
+        let dir = try CLI.makeTemporaryFolder("json-model-keys")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2", "--json",
+                               "-o", dir.appendingPathComponent("out.png").path])
+        #expect(run.status == 0, "\(run)")
+        let model = try #require(try CLI.jsonObject(run)["model"] as? [String: Any])
+        let components = try #require(model["components"] as? [[String: Any]])
+        #expect(components.first?["weight_files"] != nil, "\(model)")
+        #expect(!run.stdout.contains("weightFiles"))
+    }
+}
