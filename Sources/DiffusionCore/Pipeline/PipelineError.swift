@@ -49,7 +49,7 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .tensor(error): return "tensor operation failed: \(error)"
         case let .invalidRequest(reason): return "invalid generation request: \(reason)"
         case let .loraBaseMismatch(lora, loraBase, model, modelBase):
-            return "\(lora) was made for \(loraBase) but \(model) is a \(modelBase) model"
+            return "\(lora) was made for \(loraBase) but \(model) is an \(modelBase) model"
         case let .incompatibleComponent(path, reason): return "\(path): \(reason)"
         case let .loraNotFound(tag, error): return "\(tag): \(error)"
         case let .loraFile(path, underlying): return "\(path): \(underlying)"

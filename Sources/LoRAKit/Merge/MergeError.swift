@@ -36,7 +36,7 @@ public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .unsupportedModel(let path, let reason): "\(path): cannot merge into this model: \(reason)"
         case .baseModelMismatch(let lora, let lb, let model, let mb):
-            "\(lora) was made for \(lb.displayName) but \(model) is a \(mb.displayName) model"
+            "\(lora) was made for \(lb.displayName) but \(model) is an \(mb.displayName) model"
         case .mixedBaseModels(let loras, let families):
             LoRAFamilyCheck.describe(loras: loras, families: families)
         case .unusedKeys(let lora, let count, let first): "\(lora): \(count) keys would be unused (first: \(first)); refusing in strict mode"
