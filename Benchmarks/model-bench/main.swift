@@ -64,21 +64,70 @@ func randomTensor(_ shape: [Int], seed: UInt64, range: ClosedRange<Float> = -1..
     return try Tensor(shape: shape, scalars: values)
 }
 
-/// Per-call seconds of each kind of work (exclusive times, see LayerTiming), grouped by the kind's first word.
-func printProfile(calls: Int, total: Double) {
+/// The floating-point operations one profiled region does (multiply-adds counted as two, convolutions as
+/// direct convolutions), read from its kind's name; nil for passes that are not products.
+func flops(of kind: String) -> Double? {
+    func numbers(_ s: Substring) -> [Double] {
+        s.split(whereSeparator: { !$0.isNumber }).compactMap { Double($0) }
+    }
+    let words = kind.split(separator: " ")
+    guard let first = words.first else { return nil }
+    if first == "linear", words.count == 2 {  // "linear M×K→N"
+        let n = numbers(words[1])
+        return n.count == 3 ? 2 * n[0] * n[1] * n[2] : nil
+    }
+    if first == "attention", words.count == 3 {  // "attention B×Tq×Tk H×D"
+        let a = numbers(words[1]), h = numbers(words[2])
+        return a.count == 3 && h.count == 2 ? 4 * a[0] * a[1] * a[2] * h[0] * h[1] : nil
+    }
+    if first.hasPrefix("conv") {  // "conv3×3 [s2] Cin→Cout @B×H×W"
+        let k = numbers(first), stride = words.count == 4 ? (numbers(words[1]).first ?? 1) : 1
+        guard let io = words.dropFirst().first(where: { $0.contains("→") }), let at = words.last, at.hasPrefix("@") else { return nil }
+        let c = numbers(io), d = numbers(at)
+        guard k.count == 2, c.count == 2, d.count == 3 else { return nil }
+        let outH = (d[1] / stride).rounded(.up), outW = (d[2] / stride).rounded(.up)
+        return 2 * d[0] * outH * outW * c[0] * c[1] * k[0] * k[1]
+    }
+    return nil
+}
+
+/// Per-call seconds of each kind of work (exclusive times, see LayerTiming), grouped by the kind's first word,
+/// with the GFLOP each kind did and its rate.
+func printProfile(calls: Int, total: Double, cpu: Double) {
     let rows = LayerTiming.report()
     let n = Double(max(calls, 1))
-    var groups: [String: Double] = [:]
-    for row in rows { groups[String(row.kind.split(separator: " ").first ?? ""), default: 0] += row.seconds }
+    var groups: [String: (seconds: Double, flops: Double)] = [:]
+    for row in rows {
+        let key = String(row.kind.split(separator: " ").first ?? "")
+        groups[key, default: (0, 0)].seconds += row.seconds
+        groups[key, default: (0, 0)].flops += (flops(of: row.kind) ?? 0) * Double(row.calls)
+    }
     let measured = rows.reduce(0) { $0 + $1.seconds }
-    print("profile per call (\(calls) calls; \(String(format: "%.3f", total / n)) s per call, \(String(format: "%.3f", (total - measured) / n)) s outside measured regions):")
-    for (kind, seconds) in groups.sorted(by: { $0.value > $1.value }) {
-        print(String(format: "  %-24@ %8.3f s  %5.1f %%", kind as NSString, seconds / n, 100 * seconds / total))
+    let allFlops = groups.values.reduce(0) { $0 + $1.flops }
+    print("profile per call (\(calls) calls; \(String(format: "%.3f", total / n)) s per call, \(String(format: "%.3f", (total - measured) / n)) s outside measured regions; "
+        + "CPU \(String(format: "%.3f", cpu / n)) s per call (\(String(format: "%.2f", cpu / max(total, 1e-9))) cores); "
+        + "\(String(format: "%.1f", allFlops / n / 1e9)) GFLOP, \(String(format: "%.1f", allFlops / max(total, 1e-9) / 1e9)) GFLOP/s overall):")
+    print(String(format: "  %-24@ %8@  %6@  %8@  %8@", "kind" as NSString, "s" as NSString, "share" as NSString, "GFLOP" as NSString, "GFLOP/s" as NSString))
+    for (kind, g) in groups.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+        let rate = g.flops > 0 ? String(format: "%8.1f", g.flops / max(g.seconds, 1e-9) / 1e9) : "       –"
+        print(String(format: "  %-24@ %8.3f  %5.1f %%  %8.1f  %@", kind as NSString, g.seconds / n, 100 * g.seconds / total,
+                     g.flops / n / 1e9, rate as NSString))
     }
     print("by shape:")
     for row in rows {
-        print(String(format: "  %-48@ %8.4f s  %4d calls", row.kind as NSString, row.seconds / n, row.calls / max(calls, 1)))
+        let f = (flops(of: row.kind) ?? 0) * Double(row.calls)
+        let rate = f > 0 ? String(format: "%7.1f GFLOP/s", f / max(row.seconds, 1e-9) / 1e9) : ""
+        print(String(format: "  %-48@ %8.4f s  %4d calls  %5.1f %%  %@", row.kind as NSString, row.seconds / n, row.calls / max(calls, 1),
+                     100 * row.seconds / total, rate as NSString))
     }
+}
+
+/// User plus system CPU time of the process so far, in seconds.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -148,12 +197,14 @@ do {
     LayerTiming.isEnabled = o.profile
     var times: [Double] = []
     var shape: [Int] = []
+    let cpu0 = cpuSeconds()
     for _ in 0..<o.iterations {
         let t = now()
         shape = try run().shape
         times.append(now() - t)
     }
-    if o.profile { printProfile(calls: o.iterations, total: times.reduce(0, +)) }
+    let cpu = cpuSeconds() - cpu0
+    if o.profile { printProfile(calls: o.iterations, total: times.reduce(0, +), cpu: cpu) }
     let list = times.map { String(format: "%.3f", $0) }.joined(separator: " ")
     print("\(o.what) batch \(o.batch) latent \(o.size): load \(String(format: "%.2f", load)) s, per call \(list) s (min \(String(format: "%.3f", times.min() ?? 0))); out \(shape)")
 } catch {

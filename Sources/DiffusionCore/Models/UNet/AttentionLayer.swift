@@ -27,7 +27,7 @@ struct AttentionLayer {
     func callAsFunction(_ x: Tensor, context: Tensor? = nil) throws -> Tensor {
         let source = context ?? x
         let q = try toQ(x), k = try toK(source), v = try toV(source)
-        let attended = try LayerTiming.measure("attention \(q.shape[q.rank - 2])×\(k.shape[k.rank - 2])") {
+        let attended = try LayerTiming.measure(timingKind(q, k, v)) {
             try Ops.attention(query: q, key: k, value: v, options: AttentionOptions(heads: heads))
         }
         return try toOut(attended)
@@ -40,7 +40,7 @@ struct AttentionLayer {
         var q = try toQ(normed, workspace: ws), k = try toK(source, workspace: ws), v = try toV(source, workspace: ws)
         let shape = try Ops.attentionOutputShape(query: q, key: k, value: v, heads: heads)
         var attended = try ws?.tensor(shape: shape) ?? Tensor(shape: shape)
-        try LayerTiming.measure("attention \(q.shape[q.rank - 2])×\(k.shape[k.rank - 2])") {
+        try LayerTiming.measure(timingKind(q, k, v)) {
             try Ops.attention(query: q, key: k, value: v, options: AttentionOptions(heads: heads), into: &attended,
                               workspace: ws)
         }
@@ -49,5 +49,11 @@ struct AttentionLayer {
         ws?.recycle(&v)
         try toOut.accumulate(attended, into: &x, workspace: ws)
         ws?.recycle(&attended)
+    }
+
+    /// The profile's name for one attention call: batch, queries × keys, heads × head width.
+    func timingKind(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> String {
+        let batch = q.rank == 3 ? q.shape[0] : 1
+        return "attention \(batch)×\(q.shape[q.rank - 2])×\(k.shape[k.rank - 2]) \(heads)×\(q.shape[q.rank - 1] / heads)"
     }
 }
