@@ -2,7 +2,7 @@
 // Docs/benchmarks.md next to Scripts/bench/ops_bench.py (PyTorch's CPU kernels on the same shapes).
 //   swift build -c release --product ops-bench
 //   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2] [--threads N] [--norm-serial-bytes N]
-// Cases: sgemm, attention-self, attention-cross, groupnorm-silu, layernorm, geglu, softmax, linear, linear-f16, linear-f16-widen-at-load, all;
+// Cases: sgemm, attention-self, attention-cross, attention-xl4096, attention-xl1024 (SDXL heads), groupnorm-silu, layernorm, geglu, softmax, linear, linear-f16, linear-f16-widen-at-load, all;
 // groupnorm-silu-b2, groupnorm-silu-1280x8x8, groupnorm-silu-640x32x32, groupnorm-silu-512x128x128, groupnorm-silu-128x512x512;
 // conv-unet320, conv-unet640, conv-unet1280, conv-vae512, conv-vae128, conv-all (Conv2DBench.swift).
 // Each case prints one line: name, median and minimum seconds per call, and GFLOP/s or GB/s.
@@ -89,8 +89,7 @@ func sgemm() {
     }
 }
 
-func attention(keys: Int, name: String) throws {
-    let (tokens, heads, d) = (4096, 8, 40)
+func attention(keys: Int, name: String, tokens: Int = 4096, heads: Int = 8, d: Int = 40) throws {
     let q = try tensor([1, tokens, heads * d], seed: 3)
     let k = try tensor([1, keys, heads * d], seed: 4), v = try tensor([1, keys, heads * d], seed: 5)
     var out = try workspace.tensor(shape: [1, tokens, heads * d])
@@ -185,6 +184,9 @@ do {
         case "sgemm": sgemm()
         case "attention-self": try attention(keys: 4096, name: "attention self 4096 8x40")
         case "attention-cross": try attention(keys: 77, name: "attention cross 4096x77")
+        // SDXL at 1024×1024: 64-wide heads at 4096 tokens (10 heads) and at 1024 tokens (20 heads).
+        case "attention-xl4096": try attention(keys: 4096, name: "attention self 4096 10x64", heads: 10, d: 64)
+        case "attention-xl1024": try attention(keys: 1024, name: "attention self 1024 20x64", tokens: 1024, heads: 20, d: 64)
         case "groupnorm-silu": try groupNormSiLU()
         case "layernorm": try layerNorm()
         case "geglu": try geglu()

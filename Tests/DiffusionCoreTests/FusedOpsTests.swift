@@ -22,6 +22,23 @@ struct FusedOpsTests {
         return zip(x, y).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
     }
 
+    @Test("Attention with heads a multiple of 16 wide (the 16-lane value product) equals the portable path",
+          arguments: [(64, 64, false), (64, 80, false), (32, 32, true), (16, 48, true)])
+    func attentionWideHeads(d: Int, dv: Int, causal: Bool) throws {
+        // 70 queries: a full query tile and a 6-row one (rows in fours and a remainder); 300 keys: two full key
+        // blocks and a partial one, so the output correction between blocks runs.
+        let (heads, tq, tk) = (2, 70, causal ? 70 : 300)
+        let q = try Self.random([1, tq, heads * d], seed: 31), k = try Self.random([1, tk, heads * d], seed: 32)
+        let v = try Self.random([1, tk, heads * dv], seed: 33)
+        let options = AttentionOptions(heads: heads, causal: causal)
+        var want: Tensor?
+        let fused: [KernelLevel] = KernelLevel.best == .avx512 ? [.avx2, .avx512] : KernelLevel.best == .avx2 ? [.avx2] : []
+        try KernelPaths.forEach(levels: [.portable] + fused) { level in
+            let y = try Ops.attention(query: q, key: k, value: v, options: options, workspace: Workspace())
+            if let want { expectClose(y, want, "attention d \(d) dv \(dv) causal \(causal) \(level)") } else { want = y }
+        }
+    }
+
     @Test("Linear from channel-major input equals transpose then linear")
     func linearFromChannelMajor() throws {
         let x = try Self.random([2, 13, 37], seed: 1)

@@ -7,12 +7,15 @@ package enum ConvPlanner {
     static let tileChunkBytes = 12 << 20
     /// Fewest and most tiles per chunk: the N of the transform-domain GEMMs.
     static let tileChunkRange = 32...256
-    /// Below this many tiles (4×4 output blocks over the batch; 16 for 1280 channels at 16×16, batch 1) the
-    /// weights are transformed in small blocks of output channels that stay in cache and are used at once
-    /// (``WinogradPlan/channelSplit``), instead of a large block written out to memory and read back.
-    static let channelSplitBelowTiles = 48
+    /// Below this many tiles (4×4 output blocks over the batch; 16 for 1280 channels at 16×16, 64 at 32×32,
+    /// batch 1) the weights are transformed in small blocks of output channels that stay in cache and are used
+    /// at once (``WinogradPlan/channelSplit``), instead of a large block written out to memory and read back by
+    /// every core for its share of the tiles. Measured (`ops-bench conv-xl1280s32`, `conv-unet640`, f16
+    /// weights): at 64 tiles the split takes half the CPU time of the tile schedule (1280 and 640 channels); at
+    /// 128 tiles (batch 2) the tile schedule is 1.6× faster. Benchmarks change it to measure alternatives.
+    nonisolated(unsafe) package static var channelSplitBelowTiles = 128
     /// Bytes of transformed weights per block of output channels when the channels are split (small maps).
-    static let channelSplitBytes = 2 << 20
+    nonisolated(unsafe) package static var channelSplitBytes = 2 << 20
     /// Bytes of one im2col panel.
     static let im2colBytes = 16 << 20
     /// Transform-domain products with at least ``unpackedProductMinColumns`` and at most this many columns
@@ -23,6 +26,9 @@ package enum ConvPlanner {
     /// Below one vector of columns (an 8×8 map at batch 1 has 4 tiles) the unpacked kernel leaves most lanes
     /// idle and BLAS was measured faster.
     static let unpackedProductMinColumns = 16
+    /// Sizes tile chunks so that every core gets the same number (see ``winograd(_:)``); benchmarks turn it off
+    /// to measure the schedule without it.
+    nonisolated(unsafe) package static var balancesTileChunks = true
 
     struct WinogradPlan: Equatable {
         var tiles: Int
@@ -52,7 +58,14 @@ package enum ConvPlanner {
         var chunk = tileChunkBytes / (planes * (cin + coBlock) * 4)
         chunk = min(max(chunk, tileChunkRange.lowerBound), tileChunkRange.upperBound)
         // Whole tile rows when they fit, and at least one chunk per core.
-        chunk = min(chunk, max(1, (tiles + Parallel.workerCount - 1) / Parallel.workerCount))
+        let workers = Parallel.workerCount
+        chunk = min(chunk, max(1, (tiles + workers - 1) / workers))
+        if balancesTileChunks {
+            // The same number of chunks for every core (three chunks on two cores left one core idle for a third
+            // of the block): the fewest rounds of `workers` chunks that keep chunks within the size found above.
+            let rounds = (tiles + chunk * workers - 1) / (chunk * workers)
+            chunk = (tiles + rounds * workers - 1) / (rounds * workers)
+        }
         var plan = WinogradPlan(tiles: tiles, coBlock: coBlock, tileChunk: max(1, min(chunk, tiles)))
         if tiles < channelSplitBelowTiles {
             // A block's transformed weights (36 planes) sized to stay in a core's cache.
