@@ -1,8 +1,9 @@
 // Fused attention tile (see dk_attention.h). One call: a tile of up to QT query rows of one head against all
 // keys, keys taken KB at a time:
-//   1. scores Sᵀ[key][query] = K_blk · (scale·Q)ᵀ, a register-tiled FMA kernel (6 keys × 16 queries) reading the
-//      head's keys packed once per call (dk_attention_pack) and the tile's queries from a transposed copy, with each query column's running maximum kept
-//      as the tiles are stored (the softmax axis is the vertical one, so no horizontal reductions);
+//   1. scores Sᵀ[key][query] = K_blk · (scale·Q)ᵀ, a register-tiled FMA kernel (6 keys × 16 queries; 6 × 32 in
+//      16-lane vectors on AVX-512 processors when nothing is masked) reading the head's keys packed once per
+//      call (dk_attention_pack) and the tile's queries from a transposed copy, with each query column's running
+//      maximum kept as the tiles are stored (the softmax axis is the vertical one, so no horizontal reductions);
 //   2. the online-softmax step: new maxima, exp(s − m) in place (a vector polynomial), the column sums, and
 //      the correction factor exp(m_old − m_new) for the output rows accumulated so far;
 //   3. O[query][:] = O·correction + Σ_key P[key][query]·V[key][:], a 2-row × up-to-40-column FMA kernel (on
@@ -312,6 +313,63 @@ DK_AVX512 static void pv_block_avx512(const float *st, size_t cols, const float 
     }
 }
 
+/* qk_tile for 32 queries (two 16-lane vectors) and no mask: each key's broadcast feeds two 16-lane FMAs, so a
+   step over the head's width loads 8 values for 12 vector FMAs of 16 lanes (qk_tile: 8 for 12 of 8 lanes).
+   The same products in the same order per lane as qk_tile. */
+DK_AVX512 DK_AI void qk_tile32(const int NK, const float *kp, const float *qt, size_t d, float *st, float *bmax) {
+    __m512 a[6][2];
+    for (int i = 0; i < 6; i++) a[i][0] = a[i][1] = _mm512_setzero_ps();
+    for (size_t j = 0; j < d; j++) {
+        __m512 b0 = _mm512_loadu_ps(qt + j * QT), b1 = _mm512_loadu_ps(qt + j * QT + 16);
+        for (int i = 0; i < NK; i++) {
+            __m512 ki = _mm512_set1_ps(kp[j * 6 + i]);
+            a[i][0] = _mm512_fmadd_ps(ki, b0, a[i][0]);
+            a[i][1] = _mm512_fmadd_ps(ki, b1, a[i][1]);
+        }
+    }
+    __m512 m0 = _mm512_loadu_ps(bmax), m1 = _mm512_loadu_ps(bmax + 16);
+    for (int i = 0; i < NK; i++) {
+        _mm512_storeu_ps(st + i * QT, a[i][0]);
+        _mm512_storeu_ps(st + i * QT + 16, a[i][1]);
+        m0 = _mm512_max_ps(m0, a[i][0]);
+        m1 = _mm512_max_ps(m1, a[i][1]);
+    }
+    _mm512_storeu_ps(bmax, m0);
+    _mm512_storeu_ps(bmax + 16, m1);
+}
+
+/* qk_block_avx2 without causal masking, 16-query groups taken in pairs (a lone last group through qk_tile). */
+DK_AVX512 static void qk_block_avx512(const float *kp, const float *qt, size_t d, size_t cols, size_t groups,
+                                      float *st, float *bmax) {
+    for (size_t kk = 0; kk < cols; kk += 6) {
+        int nk = cols - kk < 6 ? (int)(cols - kk) : 6;
+        const float *kr = kp + kk * d;
+        for (size_t g = 0; g < groups; g += 2) {
+            const float *qg = qt + g * 16;
+            float *sg = st + kk * QT + g * 16, *mg = bmax + g * 16;
+            if (g + 1 < groups) {
+                switch (nk) {
+                case 6: qk_tile32(6, kr, qg, d, sg, mg); break;
+                case 5: qk_tile32(5, kr, qg, d, sg, mg); break;
+                case 4: qk_tile32(4, kr, qg, d, sg, mg); break;
+                case 3: qk_tile32(3, kr, qg, d, sg, mg); break;
+                case 2: qk_tile32(2, kr, qg, d, sg, mg); break;
+                default: qk_tile32(1, kr, qg, d, sg, mg); break;
+                }
+            } else {
+                switch (nk) {
+                case 6: qk_tile(6, kr, qg, d, sg, mg, 0, 0); break;
+                case 5: qk_tile(5, kr, qg, d, sg, mg, 0, 0); break;
+                case 4: qk_tile(4, kr, qg, d, sg, mg, 0, 0); break;
+                case 3: qk_tile(3, kr, qg, d, sg, mg, 0, 0); break;
+                case 2: qk_tile(2, kr, qg, d, sg, mg, 0, 0); break;
+                default: qk_tile(1, kr, qg, d, sg, mg, 0, 0); break;
+                }
+            }
+        }
+    }
+}
+
 DK_AVX2 static void tile_avx2(const float *q, size_t ldq, const float *packed, float *o, size_t ldo, size_t rows, size_t keys, size_t d, size_t dv, float scale,
                               int causal, long first_query, float *scratch, int wide) {
     size_t dvp = round_up(dv, 8);
@@ -331,7 +389,8 @@ DK_AVX2 static void tile_avx2(const float *q, size_t ldq, const float *packed, f
     for (size_t k0 = 0; k0 < key_end; k0 += KB) {
         size_t cols = key_end - k0 < KB ? key_end - k0 : KB;
         for (size_t r = 0; r < groups * 16; r++) bmax[r] = -INFINITY;
-        qk_block_avx2(kp + k0 * d, qt, d, cols, groups, st, bmax, causal, first_query - (long)k0);
+        if (wide && !causal) qk_block_avx512(kp + k0 * d, qt, d, cols, groups, st, bmax);
+        else qk_block_avx2(kp + k0 * d, qt, d, cols, groups, st, bmax, causal, first_query - (long)k0);
         if (wide) softmax_block_avx512(st, cols, groups, m, l, corr, bmax);
         else softmax_block_avx2(st, cols, groups, m, l, corr, bmax);
         if (wide && dvp % 16 == 0) pv_block_avx512(st, cols, vp + k0 * dvp, acc, dvp, corr, rows);
@@ -351,8 +410,8 @@ int dk_attention_tile(const float *q, size_t ldq, const float *packed, float *o,
     if (rows > QT || keys == 0 || d == 0 || dv == 0) return -1;
 #ifdef DK_X86
     if (level >= 1) {
-        /* AVX-512 processors: the softmax step in 16-lane vectors, and the value product too where the heads
-           are a whole number of 16-lane vectors wide (the score kernel stays 8-lane). */
+        /* AVX-512 processors: the softmax step and, without a causal mask, the scores in 16-lane vectors; the
+           value product too where the heads are a whole number of 16-lane vectors wide. */
         tile_avx2(q, ldq, packed, o, ldo, rows, keys, d, dv, scale, causal, first_query, scratch, level >= 2);
         return 0;
     }
