@@ -230,6 +230,18 @@ DK_AVX2 static void layer_norm_row_avx2(const float *x, float *y, size_t cols, c
     float rstd = 1.0f / sqrtf(dk_hsum8(_mm256_add_ps(a0, a1)) / (float)cols + eps);
     __m256 vr = _mm256_set1_ps(rstd);
     size_t c = 0;
+    if (gamma && beta) { /* (x − m)·rstd·γ + β as two fused steps */
+        __m256 vmr = _mm256_set1_ps(m * rstd);
+        for (; c + 8 <= cols; c += 8) {
+            __m256 t = _mm256_fmsub_ps(_mm256_loadu_ps(x + c), vr, vmr);
+            _mm256_storeu_ps(y + c, _mm256_fmadd_ps(t, _mm256_loadu_ps(gamma + c), _mm256_loadu_ps(beta + c)));
+        }
+        if (c < cols) {
+            __m256 t = _mm256_fmsub_ps(_mm256_maskload_ps(x + c, tail), vr, vmr);
+            _mm256_maskstore_ps(y + c, tail, _mm256_fmadd_ps(t, _mm256_maskload_ps(gamma + c, tail), _mm256_maskload_ps(beta + c, tail)));
+        }
+        return;
+    }
     for (; c + 8 <= cols; c += 8) {
         __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + c), vm), vr);
         if (gamma) v = _mm256_mul_ps(v, _mm256_loadu_ps(gamma + c));
@@ -269,6 +281,20 @@ DK_AVX512 static void layer_norm_row_avx512(const float *x, float *y, size_t col
     }
     float rstd = 1.0f / sqrtf(_mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) / (float)cols + eps);
     __m512 vr = _mm512_set1_ps(rstd);
+    if (gamma && beta) { /* (x − m)·rstd·γ + β as two fused steps */
+        __m512 vmr = _mm512_set1_ps(m * rstd);
+        size_t c = 0;
+        for (; c + 16 <= cols; c += 16) {
+            __m512 t = _mm512_fmsub_ps(_mm512_loadu_ps(x + c), vr, vmr);
+            _mm512_storeu_ps(y + c, _mm512_fmadd_ps(t, _mm512_loadu_ps(gamma + c), _mm512_loadu_ps(beta + c)));
+        }
+        if (c < cols) {
+            __mmask16 k = dk_tail_mask16(cols - c);
+            __m512 t = _mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, x + c), vr, vmr);
+            _mm512_mask_storeu_ps(y + c, k, _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, gamma + c), _mm512_maskz_loadu_ps(k, beta + c)));
+        }
+        return;
+    }
     for (size_t c = 0; c < cols; c += 16) {
         __mmask16 k = dk_tail_mask16(cols - c);
         __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), vm), vr);

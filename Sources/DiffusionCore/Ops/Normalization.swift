@@ -123,9 +123,10 @@ extension Ops {
         }
     }
 
-    /// A map smaller than this (bytes read) is normalised on the calling thread: handing half of it to another
-    /// core costs more than it saves (measured with `ops-bench`; Docs/benchmarks.md).
-    nonisolated(unsafe) package static var normalizationSerialBytes = 4 << 20
+    /// A map smaller than this (bytes read) is normalised on the calling thread: one core passes GroupNorm+SiLU at
+    /// ≈ 20 GB/s (LayerNorm ≈ 35 GB/s), so below 2 MB half the pass is ≈ 50 µs or less, the order of waking a
+    /// second core, and the split saves nothing (`ops-bench --norm-serial-bytes`; Docs/benchmarks.md).
+    nonisolated(unsafe) package static var normalizationSerialBytes = 2 << 20
     /// Each chunk of a larger map reads at least this many bytes.
     static let normalizationChunkBytes = 1 << 20
 
