@@ -46,8 +46,25 @@ struct GenerateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Classifier-free guidance scale (default 7.5; 1 with --lcm).")
     var cfg: Double?
 
-    @Option(parsing: .unconditional, help: "Seed of torch's CPU generator.")
-    var seed: UInt64 = 0
+    @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed of torch's CPU generator, 0…18446744073709551615; -1 or random: a random seed, printed with the result (A1111's -1).")
+    var seedArgument: SeedArgument = SeedArgument(value: 0)
+
+    /// `--seed`: a whole number, or `-1` / `random` for a random seed drawn as A1111 draws it (below 2³² − 2).
+    struct SeedArgument: ExpressibleByArgument {
+        var value: UInt64?
+
+        init(value: UInt64?) { self.value = value }
+
+        init?(argument: String) {
+            if argument == "-1" || argument.lowercased() == "random" { value = nil; return }
+            guard let v = UInt64(argument) else { return nil }
+            value = v
+        }
+
+        var defaultValueDescription: String { value.map(String.init) ?? "random" }
+
+        func resolved() -> UInt64 { value ?? UInt64.random(in: 0..<4_294_967_294) }
+    }
 
     @Option(parsing: .unconditional, help: "Width in pixels (default: the model's size).")
     var width: Int?
@@ -130,6 +147,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        let seed = seedArgument.resolved()
         let urls = outputURLs()
         let previewURLs = decoding.previewURLs(batch: batch)
         if let clash = previewURLs.first(where: urls.contains) {

@@ -56,8 +56,11 @@ struct ImageProcessorTests {
     @Test("Bad sizes and shapes throw")
     func badInput() throws {
         let tiny = try RGBImage(width: 5, height: 5, pixels: [UInt8](repeating: 9, count: 75))
-        #expect(throws: ImageError.invalidDimensions(width: 0, height: 0, reason: "target size must be positive")) {
+        #expect(throws: ImageError.invalidDimensions(width: 5, height: 5, reason: "under 8 pixels on a side (sizes are rounded down to a multiple of 8)")) {
             try ImageProcessor.tensor(from: tiny)
+        }
+        #expect(throws: ImageError.invalidDimensions(width: 64, height: 7, reason: "under 8 pixels on a side (sizes are rounded down to a multiple of 8)")) {
+            try ImageProcessor.tensor(from: tiny, width: 64, height: 7)
         }
         #expect(throws: ImageError.self) { try RGBImage(width: 2, height: 2, pixels: [1, 2, 3]) }
         #expect(throws: ImageError.self) { try RGBImage(width: -2, height: 2, pixels: []) }

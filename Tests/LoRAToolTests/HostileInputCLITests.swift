@@ -114,4 +114,37 @@ struct HostileInputCLITests {
         #expect(components.first?["weight_files"] != nil, "\(model)")
         #expect(!run.stdout.contains("weightFiles"))
     }
+
+    @Test("--seed -1 (A1111) and --seed random draw a seed and report it; other negatives are usage errors")
+    func randomSeed() throws {
+        let dir = try CLI.makeTemporaryFolder("random-seed")
+        defer { CLI.removeTemporaryFolder(dir) }
+        var seeds: [Int] = []
+        for (index, value) in ["-1", "random"].enumerated() {
+            let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2", "--seed", value, "--json",
+                                   "-o", dir.appendingPathComponent("\(index).png").path])
+            #expect(run.status == 0, "\(run)")
+            let seed = try #require(try CLI.jsonObject(run)["seed"] as? Int)
+            #expect((0..<4_294_967_294).contains(seed))
+            seeds.append(seed)
+        }
+        let bad = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--seed", "-2", "-o", dir.appendingPathComponent("x.png").path])
+        #expect(bad.status == 2, "\(bad)")
+    }
+
+    @Test("a size past 16384 pixels and an init image under 8 pixels are exit 1 with a line that says so")
+    func sizes() throws {
+        let dir = try CLI.makeTemporaryFolder("sizes")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let huge = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--width", "100000", "--height", "100000",
+                                "-o", dir.appendingPathComponent("huge.png").path])
+        #expect(huge.status == 1 && huge.stderrLines.count == 1 && huge.stderr.contains("over 16384 pixels"), "\(huge)")
+        // The tiny model's VAE halves twice, so it can draw a 4×4 picture: too small for an init image.
+        let small = dir.appendingPathComponent("small.png").path
+        let made = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2", "--width", "4", "--height", "4", "-o", small])
+        #expect(made.status == 0, "\(made)")
+        let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--init-image", small, "--scheduler", "euler",
+                               "-o", dir.appendingPathComponent("out.png").path])
+        #expect(run.status == 1 && run.stderrLines.count == 1 && run.stderr.contains("under 8 pixels"), "\(run)")
+    }
 }

@@ -36,6 +36,10 @@ public enum ImageProcessor {
     /// - Throws: ``ImageError/invalidDimensions(width:height:reason:)`` when the rounded size is 0.
     public static func tensor(from image: RGBImage, width: Int? = nil, height: Int? = nil) throws(ImageError) -> Tensor {
         let size = defaultSize(width: width ?? image.width, height: height ?? image.height)
+        guard size.width > 0, size.height > 0 else {
+            throw .invalidDimensions(width: width ?? image.width, height: height ?? image.height,
+                                     reason: "under \(vaeScaleFactor) pixels on a side (sizes are rounded down to a multiple of \(vaeScaleFactor))")
+        }
         let picture = try resized(image, width: size.width, height: size.height)
         let plane = size.width * size.height
         var tensor = Tensor(uninitializedValidShape: [1, 3, size.height, size.width])

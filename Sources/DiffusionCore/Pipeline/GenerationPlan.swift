@@ -28,6 +28,9 @@ struct GenerationPlan {
         guard width > 0, height > 0, width % factor == 0, height % factor == 0 else {
             throw .invalidRequest("size \(width)×\(height) is not a positive multiple of \(factor)")
         }
+        guard width <= GenerationRequest.maximumSide, height <= GenerationRequest.maximumSide else {
+            throw .invalidRequest("size \(width)×\(height) is over \(GenerationRequest.maximumSide) pixels on a side")
+        }
         if let image = r.initImage {
             guard image.rank == 4, image.shape[0] == 1, image.shape[1] == 3 else {
                 throw .invalidRequest("the init image must be [1, 3, H, W], got \(image.shape)")

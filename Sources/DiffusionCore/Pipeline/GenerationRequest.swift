@@ -4,7 +4,11 @@ import LoRAKit
 public struct GenerationRequest: Sendable, Equatable {
     public var prompt: String
     public var negativePrompt: String
-    /// Image size in pixels (multiples of the VAE's factor, 8 for SD). Nil: the UNet's `sample_size` × factor.
+    /// The largest width or height a request may ask for (ComfyUI's `MAX_RESOLUTION`); larger is
+    /// ``PipelineError/invalidRequest(_:)``.
+    public static let maximumSide = 16384
+    /// Image size in pixels (multiples of the VAE's factor, 8 for SD; at most ``maximumSide``). Nil: the UNet's
+    /// `sample_size` × factor.
     public var width: Int?
     public var height: Int?
     public var steps: Int

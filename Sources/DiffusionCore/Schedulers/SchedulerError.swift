@@ -35,7 +35,7 @@ public enum SchedulerError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .conflictingOptions(scheduler, reason):
             return "\(scheduler): \(reason)"
         case let .invalidStepCount(scheduler, steps, reason):
-            return "\(scheduler): cannot run \(steps) steps: \(reason)"
+            return "\(scheduler): cannot run \(steps) step\(steps == 1 ? "" : "s"): \(reason)"
         case let .invalidStrength(s):
             return "strength must be in (0, 1], got \(s)"
         case let .invalidCustomSchedule(scheduler, reason):
