@@ -7,7 +7,7 @@ import LoRAKit
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate images from a prompt with a Stable Diffusion model folder (txt2img, img2img, inpainting).",
+        abstract: "Generate images from a prompt with a Stable Diffusion model, a diffusers folder or a single file (txt2img, img2img, inpainting).",
         discussion: """
         The same seed gives the same starting noise as diffusers, InvokeAI and ComfyUI on the CPU (torch's \
         generator). --lcm applies the LCM recipe: LCM scheduler, 4 steps, CFG 1. --clip-skip uses A1111's \
@@ -17,7 +17,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "A diffusers model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or a single-file SD 1.x / SD 2.x / SDXL checkpoint (.safetensors).")
     var model: String
 
-    @Option(help: "The prompt (A1111 emphasis and BREAK syntax).")
+    @Option(help: "The prompt (A1111 syntax: (emphasis:1.2), [less], BREAK, <lora:NAME:W> tags).")
     var prompt: String
 
     @Option(help: "The negative prompt.")
@@ -26,7 +26,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "The LCM recipe: LCM scheduler, 4 steps, CFG 1 (each may still be given); LoRAs without a strength (--lora or <lora:NAME> tags) get 0.35 if their name or recorded title says LCM, else 0.45.")
     var lcm = false
 
-    @Option(name: .customLong("lora"), help: "A LoRA fused for this run: FILE or library NAME, then [:STRENGTH] or :unet=X,te=Y. Repeatable.")
+    @Option(name: .customLong("lora"), help: "A LoRA applied for this run (see --lora-mode): FILE or library NAME, then [:STRENGTH] or :unet=X,te=Y. Repeatable.")
     var loraArguments: [String] = []
 
     @Option(name: .customLong("lora-mode"), help: "fused: LoRAs fused into the UNet weights; runtime: applied beside them at every step; auto (default): runtime for short runs (fewer than \(LoRAApplication.automaticRuntimeLimit) UNet evaluations: steps × batch × 2 with CFG), else fused.")
@@ -37,13 +37,13 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("lora-dir"), help: "The LoRA library folder where --lora names are looked up (default: $LORAKIT_HOME/loras, else ~/.lorakit/loras).")
     var loraDir: String?
 
-    @Option(help: "Scheduler name: InvokeAI id (euler_a, dpmpp_2m_k, lcm), A1111 label, ComfyUI name or diffusers class. Default: the model's own.")
+    @Option(help: "Scheduler (A1111: sampler): InvokeAI id (euler_a, dpmpp_2m_k, lcm), A1111 label, ComfyUI name or diffusers class; `lora-tool schedulers` lists them. Default: the model's own.")
     var scheduler: String?
 
     @Option(parsing: .unconditional, help: "Denoising steps (default 25; 4 with --lcm).")
     var steps: Int?
 
-    @Option(parsing: .unconditional, help: "Classifier-free guidance scale (default 7.5; 1 with --lcm).")
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale, A1111's CFG scale (default 7.5; 1 with --lcm).")
     var cfg: Double?
 
     @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed of torch's CPU generator, 0…18446744073709551615; -1 or random: a random seed, printed with the result (A1111's -1).")
@@ -66,10 +66,10 @@ struct GenerateCommand: ParsableCommand {
         func resolved() -> UInt64 { value ?? UInt64.random(in: 0..<4_294_967_294) }
     }
 
-    @Option(parsing: .unconditional, help: "Width in pixels (default: the model's size).")
+    @Option(parsing: .unconditional, help: "Width in pixels, a multiple of 8 (default: the init image's, else the model's size).")
     var width: Int?
 
-    @Option(parsing: .unconditional, help: "Height in pixels (default: the model's size).")
+    @Option(parsing: .unconditional, help: "Height in pixels, a multiple of 8 (default: the init image's, else the model's size).")
     var height: Int?
 
     @Option(parsing: .unconditional, help: "Images per prompt.")

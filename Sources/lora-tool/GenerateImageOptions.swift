@@ -12,9 +12,16 @@ struct GenerateImageOptions: ParsableArguments {
         var height: Int
 
         init?(argument: String) {
-            let parts = argument.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" })
-            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 1 << 20, h <= 1 << 20 else { return nil }
+            guard let (w, h) = Self.pair(argument.lowercased(), separators: ["x", "×"], minimum: 1) else { return nil }
             (width, height) = (w, h)
+        }
+
+        /// Two whole numbers in `minimum…2²⁰` with one of `separators` between them (`832x1216`, `8,16`).
+        static func pair(_ argument: String, separators: Set<Character>, minimum: Int) -> (Int, Int)? {
+            let parts = argument.split(whereSeparator: separators.contains)
+            guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]) else { return nil }
+            let range = minimum...(1 << 20)
+            return range.contains(a) && range.contains(b) ? (a, b) : nil
         }
     }
 
@@ -24,8 +31,7 @@ struct GenerateImageOptions: ParsableArguments {
         var left: Int
 
         init?(argument: String) {
-            let parts = argument.split(separator: ",")
-            guard parts.count == 2, let t = Int(parts[0]), let l = Int(parts[1]), t >= 0, l >= 0, t <= 1 << 20, l <= 1 << 20 else { return nil }
+            guard let (t, l) = PixelSize.pair(argument, separators: [","], minimum: 0) else { return nil }
             (top, left) = (t, l)
         }
     }
@@ -36,7 +42,7 @@ struct GenerateImageOptions: ParsableArguments {
     @Option(help: "Inpainting: a mask of the init image's size (PNG or JPEG); white is repainted, black kept. A 9-channel inpainting model or any standard model (the kept region re-noised from the picture each step).")
     var mask: String?
 
-    @Option(parsing: .unconditional, help: "How much of the schedule runs over the init image, in (0, 1] (default 0.8; 1 with --mask, as diffusers).")
+    @Option(parsing: .unconditional, help: "Denoising strength: how much of the schedule runs over the init image, in (0, 1] (default 0.8; 1 with --mask, as diffusers).")
     var strength: Double?
 
     @Option(name: .customLong("original-size"), help: "SDXL micro-conditioning: the size the picture is said to come from, WIDTHxHEIGHT (default: the output size).")

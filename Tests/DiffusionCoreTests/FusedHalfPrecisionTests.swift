@@ -175,7 +175,7 @@ struct FusedHalfPrecisionTests {
         }
         func widenBF16(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
         let bases = values.map { f16($0 * 0.5) }, basesBF = values.map { bf16($0 * 0.5) }
-        try KernelPaths.forEach(levels: ConvKernelLevels.all) { level in
+        KernelPaths.forEach(levels: ConvKernelLevels.all) { level in
             var out = [UInt16](repeating: 0, count: n)
             dk_f32_to_f16(values, &out, n)
             for i in 0..<n where !(values[i].isNaN && out[i] & 0x7E00 == 0x7E00) {

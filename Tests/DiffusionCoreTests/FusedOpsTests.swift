@@ -101,7 +101,7 @@ struct FusedOpsTests {
         let x = try Self.random(shape, seed: 19), gamma = try Self.random([64], seed: 20), beta = try Self.random([64], seed: 21)
         var one = [Float](repeating: .nan, count: x.count), split = one
         let xc = x.contiguous()
-        try KernelPaths.forEach(levels: [KernelLevel.best]) { _ in // the level held still for both calls
+        KernelPaths.forEach(levels: [KernelLevel.best]) { _ in // the level held still for both calls
             withExtendedLifetime(xc) {
                 one.withUnsafeMutableBufferPointer { y in
                     Ops.runGroupNorm(xc.elementPointer, y.baseAddress!, shape: shape, groups: 32, weight: gamma, bias: beta,

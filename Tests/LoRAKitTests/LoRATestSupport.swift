@@ -26,7 +26,7 @@ struct LoRAFixture {
             let dot = try #require(stem.firstIndex(of: "."), "\(info.name): no component", sourceLocation: sourceLocation)
             let component = try #require(ModelComponent(rawValue: String(stem[..<dot])), "\(info.name): unknown component", sourceLocation: sourceLocation)
             let base = try expected.tensor(named: "base." + name)
-            let want = try expected.tensor(info)
+            let want = expected.tensor(info)
             return (ModuleTarget(component: component, path: String(stem[stem.index(after: dot)...])), isBias, base, want)
         }
     }

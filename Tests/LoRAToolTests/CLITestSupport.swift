@@ -57,8 +57,8 @@ enum CLI {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let outURL = stdoutPath.map(URL.init(fileURLWithPath:)) ?? scratch.appendingPathComponent("stdout")
         let errURL = scratch.appendingPathComponent("stderr")
-        if stdoutPath == nil { FileManager.default.createFile(atPath: outURL.path, contents: nil) }
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        if stdoutPath == nil { _ = FileManager.default.createFile(atPath: outURL.path, contents: nil) }
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
         p.standardOutput = out
         p.standardError = err

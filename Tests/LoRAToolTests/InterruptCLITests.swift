@@ -46,7 +46,7 @@ struct InterruptCLITests {
     static func interrupt(_ arguments: [String], watching outputs: URL, signal: Int32) throws -> (status: Int32, reason: Process.TerminationReason, stderr: String) {
         let p = try CLI.process(arguments)
         let errURL = outputs.deletingLastPathComponent().appendingPathComponent("stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errURL) }
         let err = try FileHandle(forWritingTo: errURL)
         p.standardOutput = FileHandle.nullDevice

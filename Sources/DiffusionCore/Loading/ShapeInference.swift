@@ -96,7 +96,7 @@ enum ShapeInference {
         var channels: [Int] = []
         for i in 0..<levels { channels.append(try need("encoder.down_blocks.\(i).resnets.0.conv1.weight")[0]) }
         guard !channels.isEmpty else { throw .missingWeight(name: "encoder.down_blocks.0.resnets.0.conv1.weight", file: file) }
-        var config: [String: Any] = [
+        let config: [String: Any] = [
             "_class_name": "AutoencoderKL",
             "in_channels": convIn[1], "out_channels": convOut[0], "latent_channels": decoderIn[1],
             "block_out_channels": channels,

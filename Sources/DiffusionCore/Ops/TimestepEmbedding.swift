@@ -29,7 +29,7 @@ extension Ops {
         let logPeriod = Float(-Foundation.log(Double(maxPeriod)))
         var freqs = [Float](repeating: 0, count: half)
         for i in 0..<half { freqs[i] = Foundation.exp((logPeriod * Float(i)) / denominator) }
-        var out = makeOutput([timesteps.count, dim], workspace)
+        let out = makeOutput([timesteps.count, dim], workspace)
         let o = out.elementPointer
         for (row, t) in timesteps.enumerated() {
             let base = o + row * dim

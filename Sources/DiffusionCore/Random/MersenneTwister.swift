@@ -21,7 +21,7 @@ public struct MersenneTwister: Sendable, Equatable {
     /// The next tempered 32-bit output (torch's `random()`).
     public mutating func next() -> UInt32 {
         var out: UInt32 = 0
-        fill(UnsafeMutableBufferPointer(start: &out, count: 1))
+        withUnsafeMutablePointer(to: &out) { fill(UnsafeMutableBufferPointer(start: $0, count: 1)) }
         return out
     }
 

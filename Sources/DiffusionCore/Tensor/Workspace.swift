@@ -25,7 +25,7 @@ public final class Workspace: @unchecked Sendable {
 
     /// A zero-filled tensor of `shape`.
     public func zeros(shape: [Int]) throws(TensorError) -> Tensor {
-        var t = try tensor(shape: shape)
+        let t = try tensor(shape: shape)
         t.storage.base.update(repeating: 0, count: t.count)
         return t
     }

@@ -99,7 +99,7 @@ enum FolderPublisher {
             let rel = relative.isEmpty ? name : relative + "/" + name
             if skipping.contains(rel) { continue }
             var isDir: ObjCBool = false
-            fm.fileExists(atPath: source.appendingPathComponent(rel).path, isDirectory: &isDir)
+            _ = fm.fileExists(atPath: source.appendingPathComponent(rel).path, isDirectory: &isDir)
             do {
                 if isDir.boolValue {
                     try fm.createDirectory(at: destination.appendingPathComponent(rel), withIntermediateDirectories: true)
