@@ -57,10 +57,15 @@ def main():
         pipe = StableDiffusionPipeline.from_pretrained(a.model, dtype=torch.float32, safety_checker=None,
                                                        feature_extractor=None, requires_safety_checker=False)
     pipe.scheduler = SCHEDULERS[a.scheduler](pipe.scheduler.config)
+    lora_times = ""
     if a.lora:
+        tl = time.perf_counter()
         pipe.load_lora_weights(a.lora, adapter_name="bench")
+        tf = time.perf_counter()
         pipe.fuse_lora(lora_scale=a.lora_scale)
         pipe.unload_lora_weights()
+        lora_times = f" (of which LoRA load {tf - tl:.2f} s, fuse {time.perf_counter() - tf:.2f} s)"
+
     if a.taesd:
         pipe.vae = AutoencoderTiny.from_pretrained(a.taesd, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
@@ -72,7 +77,7 @@ def main():
     t2 = time.perf_counter()
     image.save(a.output)
     t3 = time.perf_counter()
-    print(f"diffusers: import {t0 - t_start:.2f} s, load {t1 - t0:.2f} s, generate {t2 - t1:.2f} s, "
+    print(f"diffusers: import {t0 - t_start:.2f} s, load {t1 - t0:.2f} s{lora_times}, generate {t2 - t1:.2f} s, "
           f"save {t3 - t2:.2f} s, total {t3 - t_start:.2f} s", file=sys.stderr)
 
 

@@ -64,12 +64,16 @@ struct GenerateCLITests {
         let named = try CLI.run(common + ["--prompt", "a horse", "--lora-dir", library.path, "--lora", "style:0.5",
                                           "-o", dir.appendingPathComponent("named.png").path])
         #expect(named.status == 0, "\(named)")
-        // 4 LCM steps at CFG 1: under the automatic rule's limit, so the UNet layers run beside the weights.
+        // 4 LCM steps at CFG 1: 4 UNet evaluations, at or above the automatic rule's limit, so the LoRA is fused.
         let layers = try CLI.jsonObject(named)["lora_layers"] as? [String: Int]
-        #expect(layers?["unet"] == 39 && layers?["unet_at_run_time"] == 39 && layers?["text_encoder"] == 12, "\(String(describing: layers))")
-        let fused = try CLI.run(common + ["--prompt", "a horse", "--lora-dir", library.path, "--lora", "style:0.5", "--lora-mode", "fused",
-                                          "-o", dir.appendingPathComponent("fused.png").path])
-        #expect((try CLI.jsonObject(fused)["lora_layers"] as? [String: Int])?["unet_at_run_time"] == 0, "\(fused)")
+        #expect(layers?["unet"] == 39 && layers?["unet_at_run_time"] == 0 && layers?["text_encoder"] == 12, "\(String(describing: layers))")
+        // One step at CFG 1 is a single evaluation: below the limit, the UNet layers run beside the weights.
+        let single = try CLI.run(common + ["--steps", "1", "--prompt", "a horse", "--lora-dir", library.path, "--lora", "style:0.5",
+                                           "-o", dir.appendingPathComponent("single.png").path])
+        #expect((try CLI.jsonObject(single)["lora_layers"] as? [String: Int])?["unet_at_run_time"] == 39, "\(single)")
+        let runtime = try CLI.run(common + ["--prompt", "a horse", "--lora-dir", library.path, "--lora", "style:0.5", "--lora-mode", "runtime",
+                                            "-o", dir.appendingPathComponent("runtime.png").path])
+        #expect((try CLI.jsonObject(runtime)["lora_layers"] as? [String: Int])?["unet_at_run_time"] == 39, "\(runtime)")
         let tagged = try CLI.run(common + ["--prompt", "a horse <lora:style:0.5> <hypernet:foo:1>",
                                            "-o", dir.appendingPathComponent("tagged.png").path],
                                  environment: ["LORAKIT_HOME": dir.path])

@@ -1,7 +1,8 @@
 /// How a pipeline applies LoRAs to the UNet. The text encoders always get fused weights: they run once per
 /// prompt, so a run-time product would cost more than it saves.
 public enum LoRAApplication: Sendable, Equatable {
-    /// `W + s·U·D` computed for every patched layer when the set changes; no cost per step.
+    /// `W + s·U·D` computed for every patched layer when the set changes (in the weight's stored precision);
+    /// no cost per step.
     case fused
     /// `W·x + s·U·(D·x)` at every call beside the mapped weight (stable-diffusion.cpp's run-time mode): changing
     /// the set costs only building the small factors, each step pays the extra low-rank products. Plain LoRA and
@@ -13,8 +14,9 @@ public enum LoRAApplication: Sendable, Equatable {
     case automatic(unetEvaluations: Int)
 
     /// Below this many UNet evaluations per LoRA set, run-time LoRAs cost less than fusing them (SD1.5 shapes at
-    /// 512×512 with a rank-64 LCM-LoRA: fusing costs about as much as six evaluations' run-time overhead).
-    public static let automaticRuntimeLimit = 6
+    /// 512×512 with a rank-64 LCM-LoRA: fusing into the fp16 weights costs about as much as two evaluations'
+    /// run-time overhead, so only a single evaluation is cheaper at run time; a 4-step LCM run fuses).
+    public static let automaticRuntimeLimit = 2
 
     var appliesAtRunTime: Bool {
         switch self {
