@@ -6,7 +6,8 @@ package enum KernelLevel: Int, Sendable, CaseIterable {
     case portable = 0
     /// AVX2 + FMA + F16C.
     case avx2 = 1
-    /// AVX-512 processors (the kernels use their AVX2 paths there today).
+    /// AVX-512F: the normalisations, GEGLU, softmax, SiLU, attention's score and softmax steps, the Winograd
+    /// transforms and the small-column product have 16-lane paths; the other kernels take their AVX2 paths.
     case avx512 = 2
 
     /// The path in use now.
