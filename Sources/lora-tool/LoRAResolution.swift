@@ -9,8 +9,12 @@ func resolveLoRA(_ nameOrPath: String, loraDir: String?) throws -> LoRAReference
     let library = LoRALibrary(folder: loraDir.map { URL(fileURLWithPath: $0) })
     do {
         return try library.resolve(nameOrPath)
+    } catch let error where OutputPath.isFolder(URL(fileURLWithPath: nameOrPath)) {
+        printError("\(nameOrPath) is a folder; a LoRA is one .safetensors file or a library name (lora-tool list DIR shows a folder's LoRAs)", error)
+        throw badInputExitCode
     } catch .folderNotFound(let folder) {
-        printError("\(nameOrPath): no such file, and no LoRA library folder at \(folder) (give --lora-dir DIR or set LORAKIT_HOME)")
+        printError("\(nameOrPath): no such file, and no LoRA library folder at \(folder) (give --lora-dir DIR or set LORAKIT_HOME)",
+                   LoRALibraryError.folderNotFound(path: folder))
         throw badInputExitCode
     } catch {
         printError("\(nameOrPath): no such file; \(error)", error)

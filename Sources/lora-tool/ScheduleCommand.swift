@@ -89,7 +89,8 @@ struct ScheduleCommand: ParsableCommand {
                 try emit(text(report))
             }
         } catch let error as SchedulerError {
-            printError("\(error)", error)
+            // A config that cannot be read is named; the scheduler's own errors name the scheduler.
+            if case .invalidConfig = error, let configFile { printError("\(configFile.path): \(error)", error) } else { printError("\(error)", error) }
             throw badInputExitCode
         }
     }

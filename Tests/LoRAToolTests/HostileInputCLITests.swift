@@ -147,4 +147,21 @@ struct HostileInputCLITests {
                                "-o", dir.appendingPathComponent("out.png").path])
         #expect(run.status == 1 && run.stderrLines.count == 1 && run.stderr.contains("under 8 pixels"), "\(run)")
     }
+
+    @Test("a folder given as --lora, an unreadable --config and a too-large clip skip each get a line naming what is wrong")
+    func namedMistakes() throws {
+        let dir = try CLI.makeTemporaryFolder("named-mistakes")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let folder = try CLI.run(["merge", "--lora", dir.path, "--lora", Self.second, "-o", dir.appendingPathComponent("m.safetensors").path])
+        #expect(folder.status == 1 && folder.stderrLines.count == 1 && folder.stderr.contains("is a folder"), "\(folder)")
+
+        let config = dir.appendingPathComponent("scheduler_config.json")
+        try Data("{ not json".utf8).write(to: config)
+        let schedule = try CLI.run(["schedule", "--scheduler", "euler", "--steps", "4", "--config", config.path])
+        #expect(schedule.status == 1 && schedule.stderrLines.count == 1 && schedule.stderr.contains(config.path), "\(schedule)")
+
+        let skip = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2", "--clip-skip", "9",
+                                "-o", dir.appendingPathComponent("out.png").path])
+        #expect(skip.status == 1 && skip.stderr.contains("A1111 clip skip 9"), "\(skip)")
+    }
 }

@@ -89,7 +89,7 @@ public enum TextError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidWeight(name, underlying):
             return "text encoder weight \(name) cannot be used: \(underlying)"
         case let .invalidClipSkip(clipSkip, layers):
-            return "clip_skip \(clipSkip) needs more than the encoder's \(layers) layers"
+            return "clip_skip \(clipSkip) (A1111 clip skip \(clipSkip + 1)) needs more than the encoder's \(layers) layers"
         case let .invalidTokens(reason):
             return "invalid token ids: \(reason)"
         case let .computation(underlying):
