@@ -120,6 +120,15 @@ private func existingOutput(_ error: Error) -> String? {
     }
 }
 
+/// Refuses a PNG output whose name says another format (`out.jpg` would hold PNG bytes); no extension is fine.
+func validatePNGName(_ path: String?, option: String) throws {
+    guard let path else { return }
+    let ext = URL(fileURLWithPath: path).pathExtension
+    if !ext.isEmpty, ext.lowercased() != "png" {
+        throw ValidationError("\(option) \(path): generate writes PNG files (with their A1111 and InvokeAI metadata); name it .png")
+    }
+}
+
 /// Refuses a count option that is zero or negative, naming it and the value.
 func validatePositive(_ value: Int?, _ option: String) throws {
     if let value, value <= 0 { throw ValidationError("\(option) must be a positive whole number, got \(value)") }

@@ -78,7 +78,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("clip-skip"), parsing: .unconditional, help: "A1111 clip skip: 1 = none, 2 = the penultimate layer.")
     var clipSkip: Int?
 
-    @Option(name: [.short, .long], help: "The output PNG (with --batch N: NAME-1.png … NAME-N.png).")
+    @Option(name: [.short, .long], help: "The output PNG, named .png (with --batch N: NAME-1.png … NAME-N.png). Its folder must exist.")
     var output: String
 
     @OptionGroup var images: GenerateImageOptions
@@ -91,6 +91,7 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         try validateOutputPath(output)
+        try validatePNGName(output, option: "--output")
         try decoding.validate()
         if let steps, steps < 1 || steps > 1000 { throw ValidationError("--steps must be in 1…1000, got \(steps)") }
         if let cfg, !cfg.isFinite || cfg < 0 { throw ValidationError("--cfg must be a finite number ≥ 0") }

@@ -24,6 +24,7 @@ struct GenerateDecodingOptions: ParsableArguments {
 
     func validate() throws {
         try validateOutputPath(preview, option: "--preview")
+        try validatePNGName(preview, option: "--preview")
         if let previewEvery, previewEvery < 1 { throw ValidationError("--preview-every must be at least 1, got \(previewEvery)") }
         if previewEvery != nil, preview == nil { throw ValidationError("--preview-every needs --preview FILE") }
         if decoder == .taesd, taesd == nil { throw ValidationError("--decoder taesd needs --taesd DIR") }

@@ -26,11 +26,11 @@ struct HostileInputCLITests {
         }
     }
 
-    @Test("generate --force never writes over a --lora file")
+    @Test("generate --force never writes over a --lora file (one without an extension, as .safetensors is refused by name)")
     func outputIsLoRA() throws {
         let dir = try CLI.makeTemporaryFolder("generate-over-lora")
         defer { CLI.removeTemporaryFolder(dir) }
-        let lora = dir.appendingPathComponent("style.safetensors").path
+        let lora = dir.appendingPathComponent("style").path
         try FileManager.default.copyItem(atPath: Self.kohya, toPath: lora)
         let run = try CLI.expectUnchanged([dir.path]) {
             try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2", "--lora", lora, "--force", "-o", lora])
@@ -163,5 +163,17 @@ struct HostileInputCLITests {
         let skip = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2", "--clip-skip", "9",
                                 "-o", dir.appendingPathComponent("out.png").path])
         #expect(skip.status == 1 && skip.stderr.contains("A1111 clip skip 9"), "\(skip)")
+    }
+
+    @Test("an output or preview named .jpg is a usage error (the file would hold PNG bytes); nothing is written")
+    func pngNames() throws {
+        let dir = try CLI.makeTemporaryFolder("png-names")
+        defer { CLI.removeTemporaryFolder(dir) }
+        for extra in [["-o", dir.appendingPathComponent("out.jpg").path],
+                      ["-o", dir.appendingPathComponent("out.png").path, "--preview", dir.appendingPathComponent("p.JPEG").path]] {
+            let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "x", "--steps", "2"] + extra)
+            #expect(run.status == 2 && run.stderr.contains("name it .png"), "\(extra): \(run)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 }
