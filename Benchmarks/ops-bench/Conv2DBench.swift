@@ -32,6 +32,7 @@ func conv(_ caseName: String) throws {
     if let below = Int(option("--split-below", default: "")) { ConvPlanner.channelSplitBelowTiles = below }
     if let kb = Int(option("--split-kb", default: "")) { ConvPlanner.channelSplitBytes = kb << 10 }
     if option("--balance", default: "on") == "off" { ConvPlanner.balancesTileChunks = false }
+    if let n = Int(option("--unpacked-max", default: "")) { ConvPlanner.unpackedProductMaxColumns = n }
     let batch = Int(option("--batch", default: "1")) ?? 1
     for s in convShapes where caseName == "conv-all" || caseName == "conv-\(s.name)" {
         let x = try tensor([batch, s.cin, s.h, s.w], seed: 21)

@@ -97,7 +97,8 @@ enum WinogradConv {
                     for block in range {
                         let co0 = block * subBlock, nb = min(subBlock, cout - co0)
                         dk_winograd43_weights(w, dtype, Int32(cin), Int32(co0), Int32(nb), u, nb * cin, lv)
-                        planeProducts(u, rows: nb, v, columns: tiles, depth: cin, into: m, level: level)
+                        planeProducts(u, rows: nb, v, columns: tiles, depth: cin, into: m, level: level,
+                                      unpackedMaxColumns: ConvPlanner.splitUnpackedMaxColumns)
                         dk_winograd43_output(m, nb * tiles, Int32(co0), Int32(nb), bias, output, Int32(cout),
                                              Int32(g.outHeight), Int32(g.outWidth), Int32(tilesY), Int32(tilesX),
                                              0, Int32(tiles), acc, lv)
@@ -111,9 +112,11 @@ enum WinogradConv {
     /// `depth × columns`, planes stored one after another): through the unpacked small-column kernel where the
     /// processor and `level` have it and the planner chooses it, else one BLAS product per plane. The unpacked
     /// kernel refuses (writes nothing) below the AVX-512 level; the product then goes to BLAS.
+    /// - Parameter unpackedMaxColumns: the most columns the unpacked kernel takes (the planner's choice).
     static func planeProducts(_ u: UnsafePointer<Float>, rows: Int, _ v: UnsafePointer<Float>, columns: Int, depth: Int,
-                              into m: UnsafeMutablePointer<Float>, level: KernelLevel) {
-        let unpacked = columns >= ConvPlanner.unpackedProductMinColumns && columns <= ConvPlanner.unpackedProductMaxColumns
+                              into m: UnsafeMutablePointer<Float>, level: KernelLevel,
+                              unpackedMaxColumns: Int = ConvPlanner.unpackedProductMaxColumns) {
+        let unpacked = columns >= ConvPlanner.unpackedProductMinColumns && columns <= unpackedMaxColumns
         let lv = Int32(level.rawValue)
         for xi in 0..<planes {
             let a = u + xi * rows * depth, b = v + xi * depth * columns, c = m + xi * rows * columns

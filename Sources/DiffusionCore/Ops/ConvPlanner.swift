@@ -8,12 +8,14 @@ package enum ConvPlanner {
     /// Fewest and most tiles per chunk: the N of the transform-domain GEMMs.
     static let tileChunkRange = 32...256
     /// Below this many tiles (4×4 output blocks over the batch; 16 for 1280 channels at 16×16, 64 at 32×32,
-    /// batch 1) the weights are transformed in small blocks of output channels that stay in cache and are used
-    /// at once (``WinogradPlan/channelSplit``), instead of a large block written out to memory and read back by
-    /// every core for its share of the tiles. Measured (`ops-bench conv-xl1280s32`, `conv-unet640`, f16
-    /// weights): at 64 tiles the split takes half the CPU time of the tile schedule (1280 and 640 channels); at
-    /// 128 tiles (batch 2) the tile schedule is 1.6× faster. Benchmarks change it to measure alternatives.
-    nonisolated(unsafe) package static var channelSplitBelowTiles = 128
+    /// batch 1, 128 at batch 2) the weights are transformed in small blocks of output channels that stay in
+    /// cache and are used at once (``WinogradPlan/channelSplit``), instead of a large block written out to memory
+    /// and read back by every core for its share of the tiles. Measured (`ops-bench conv-xl1280s32`,
+    /// `conv-unet640`, f16 weights): at 64 tiles the split takes half the CPU time of the tile schedule (1280 and
+    /// 640 channels); at 128 tiles 0.6–0.9× of it with its products unpacked (``splitUnpackedMaxColumns``); at
+    /// 256 tiles (`conv-xl640s64`, `conv-unet320`) it is slower or the same. Benchmarks change it to measure
+    /// alternatives.
+    nonisolated(unsafe) package static var channelSplitBelowTiles = 160
     /// Bytes of transformed weights per block of output channels when the channels are split (small maps).
     nonisolated(unsafe) package static var channelSplitBytes = 2 << 20
     /// Bytes of one im2col panel.
@@ -26,6 +28,10 @@ package enum ConvPlanner {
     /// Below one vector of columns (an 8×8 map at batch 1 has 4 tiles) the unpacked kernel leaves most lanes
     /// idle and BLAS was measured faster.
     static let unpackedProductMinColumns = 16
+    /// The most columns the unpacked kernel takes in the channel split, where a product's columns are all the
+    /// tiles and its rows one small block of output channels (BLAS would pack a panel for 8 rows): every split
+    /// product, unless benchmarks turned the unpacked kernel off.
+    static var splitUnpackedMaxColumns: Int { unpackedProductMaxColumns == 0 ? 0 : Int.max }
     /// Sizes tile chunks so that every core gets the same number (see ``winograd(_:)``); benchmarks turn it off
     /// to measure the schedule without it.
     nonisolated(unsafe) package static var balancesTileChunks = true
