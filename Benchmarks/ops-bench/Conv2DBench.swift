@@ -3,7 +3,8 @@
 //   ops-bench conv-unet320 | conv-unet640 | conv-unet1280 | conv-vae512 | conv-vae128 | conv-unet1280s8 |
 //     conv-unet2560s8 | conv-unet2560s16 | conv-xl1280s32 | conv-xl2560s32 | conv-xl640s64 | conv-xl320s128 | conv-all
 //     [--algorithm automatic|gemm|winograd] [--weights f32|f16] [--products auto|blas]
-//     [--batch N] [--split-below TILES] [--split-kb KB] [--balance on|off] (the planner's channel-split threshold, to measure alternatives)
+//     [--batch N] [--split-below TILES] [--split-kb KB] [--balance on|off] [--unpacked-max COLUMNS] (the planner's
+//     choices, to measure alternatives)
 import DiffusionCore
 import Foundation
 
