@@ -31,17 +31,41 @@ enum OpsFixtures {
 /// Serialises tests that switch the kernels' instruction-set path, and runs a body once per path.
 enum KernelPaths {
     private static let lock = NSLock()
+    private static let epochLock = NSLock()
+    nonisolated(unsafe) private static var epochValue = 0
+
+    /// Counts path switches: odd while a ``forEach(levels:_:)`` runs. Tests that compare runs bit for bit read it
+    /// before and after (see ``steady(_:)``) instead of holding ``lock`` across an `await`, which would leave
+    /// pool threads blocked in ``forEach(levels:_:)`` while the holder waits for the pool.
+    static var epoch: Int { epochLock.withLock { epochValue } }
+
+    private static func advanceEpoch() { epochLock.withLock { epochValue += 1 } }
 
     /// Every path the processor has: portable, and AVX2 and AVX-512 where present.
     static var levels: [KernelLevel] { KernelLevel.allCases.filter { $0.rawValue <= KernelLevel.best.rawValue } }
 
     static func forEach(levels: [KernelLevel] = levels, _ body: (KernelLevel) throws -> Void) rethrows {
         lock.lock()
-        defer { KernelLevel.setMaximum(nil); lock.unlock() }
+        advanceEpoch()
+        defer { KernelLevel.setMaximum(nil); advanceEpoch(); lock.unlock() }
         for level in levels {
             KernelLevel.setMaximum(level)
             try body(level)
         }
+    }
+
+    /// `body`'s value from a try that no path switch overlapped (at most `tries` tries), or nil.
+    static func steady<T>(tries: Int = 5, _ body: () async throws -> T) async throws -> T? {
+        for _ in 0..<tries {
+            var before = epoch
+            while before % 2 == 1 {  // a switching test is running: wait for it to end
+                try await Task.sleep(nanoseconds: 20_000_000)
+                before = epoch
+            }
+            let value = try await body()
+            if epoch == before { return value }
+        }
+        return nil
     }
 }
 

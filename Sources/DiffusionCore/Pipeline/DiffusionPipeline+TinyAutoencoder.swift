@@ -37,6 +37,7 @@ extension DiffusionPipeline {
 
     /// Keeps `model` as the pipeline's tiny autoencoder (nil removes it).
     /// - Throws: ``PipelineError/incompatibleComponent(path:reason:)`` as ``loadTinyAutoencoder(folder:loading:)``.
+    /// Waits for a run in progress to finish (see "Sharing one pipeline" in ``DiffusionPipeline``).
     public func setTinyAutoencoder(_ model: AutoencoderTinyModel?, path: String = "tiny autoencoder") throws(PipelineError) {
         if let model {
             let channels = unet.configuration.outChannels
@@ -47,7 +48,7 @@ extension DiffusionPipeline {
                 throw .incompatibleComponent(path: path, reason: "a tiny autoencoder with spatial factor \(model.downscaleFactor); this model's VAE has \(vae.downscaleFactor)")
             }
         }
-        tinyAutoencoder = model
+        try exclusively { () throws(PipelineError) in tinyAutoencoder = model }
     }
 
     /// Refuses, before any step runs, a request for the tiny decoder when none is loaded.

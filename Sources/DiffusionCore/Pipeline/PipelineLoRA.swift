@@ -55,9 +55,11 @@ extension DiffusionPipeline {
     /// its prompt's `<lora:…>` tags — and fuses them now. See ``fuse(_:)`` for what fusing does.
     @discardableResult
     public func setLoRAs(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
-        let report = try fuse(loras)
-        self.loras = loras
-        return report
+        try exclusively { () throws(PipelineError) -> LoRAFusionReport in
+            let report = try fuse(loras)
+            self.loras = loras
+            return report
+        }
     }
 
     /// Fuses exactly `loras` into the UNet and the text encoder(s), replacing the set fused before, with the
@@ -73,9 +75,14 @@ extension DiffusionPipeline {
     ///
     /// UNet weights stored in half precision (F16 / BF16) are fused into that type, as PEFT's `fuse_lora` does to
     /// a half-precision model (the delta rounded to the weight's type, then added in it), so a fused layer takes
-    /// what the mapped one did; float32 weights and the text encoders are fused in float32.
+    /// what the mapped one did; float32 weights and the text encoders are fused in float32. Waits for a run in
+    /// progress to finish (see "Sharing one pipeline" in ``DiffusionPipeline``).
     @discardableResult
     public func fuse(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
+        try exclusively { () throws(PipelineError) -> LoRAFusionReport in try fuseHoldingTurn(loras) }
+    }
+
+    private func fuseHoldingTurn(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
         if let fused = fusion, fused.loras == loras, fused.application == loraApplication { return fused.report }
         let base = baseModel
         for lora in loras {

@@ -62,11 +62,15 @@ extension DiffusionPipeline {
     public func openLoRA(at url: URL) throws(PipelineError) -> LoRAFile {
         let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
         let stamp = "\(url.standardizedFileURL.path)|\((attributes?[.size] as? NSNumber)?.int64Value ?? -1)|\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
-        if let file = openedLoRAs[stamp] { return file }
+        if let file = state.read({ $0.openedLoRAs[stamp] }) { return file }
         let file: LoRAFile
         do { file = try LoRAFile(contentsOf: url) } catch { throw .loraFile(path: url.path, underlying: error) }
         if let reason = file.notALoRAReason { throw .notALoRA(path: url.path, reason: reason) }
-        openedLoRAs[stamp] = file
-        return file
+        // Two callers opening the same file at once share the first one kept.
+        return state.write { opened in
+            if let kept = opened.openedLoRAs[stamp] { return kept }
+            opened.openedLoRAs[stamp] = file
+            return file
+        }
     }
 }
