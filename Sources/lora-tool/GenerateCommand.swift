@@ -206,13 +206,15 @@ struct GenerateCommand: ParsableCommand {
         let size = (result.images.shape[3], result.images.shape[2])
         let sampler = scheduler ?? (lcm ? "lcm" : pipeline.schedulerConfig.className ?? "")
         let preset = try? SchedulerRegistry.preset(named: sampler)
+        // Every LoRA once, from --lora and from prompt tags, with the hashes A1111 and InvokeAI identify it by.
+        let loraMetadata = GenerationMetadata.loras(of: result)
         for (index, image) in result.rgbImages.enumerated() {
             let metadata = GenerationMetadata(
                 prompt: prompt, negativePrompt: negative, steps: request.steps,
                 sampler: preset?.a1111.first ?? sampler, invokeScheduler: preset?.id, cfgScale: Double(request.guidanceScale),
                 seed: seed, width: size.0, height: size.1, modelName: URL(fileURLWithPath: model).lastPathComponent,
                 base: pipeline.isSDXL ? .sdxl : (pipeline.baseModel == .sd2 ? .sd2 : .sd1),
-                loras: result.loras.map { GenerationMetadata.LoRA(name: $0.name, weight: Double("\($0.unetStrength)") ?? Double($0.unetStrength)) }, clipSkip: clipSkip, strength: images.initImage == nil ? nil : request.strength,
+                loras: loraMetadata, clipSkip: clipSkip, strength: images.initImage == nil ? nil : request.strength,
                 mode: images.mode, version: "LoRAKit")
             do { try PNGWriter.write(image, to: urls[index], metadata: metadata, overwrite: flags.force) } catch {
                 printError("\(error)", error)

@@ -15,7 +15,7 @@ struct PNGWriterTests {
     }
 
     /// The text chunks of a PNG: (type, keyword, text).
-    private func textChunks(_ data: Data) -> [(String, String, String)] {
+    static func textChunks(_ data: Data) -> [(String, String, String)] {
         let bytes = [UInt8](data)
         var out: [(String, String, String)] = []
         var p = 8
@@ -45,7 +45,8 @@ struct PNGWriterTests {
             prompt: "a lighthouse at dusk, oil painting", negativePrompt: "blurry, lowres", steps: 4, sampler: "LCM",
             invokeScheduler: "lcm", cfgScale: 1, seed: 1234, width: 512, height: 768, modelName: "dreamshaper_8",
             modelSHA256: "879db523c30d3b9017143d56705015e15a2cb5628762c11d086fed9538abd7fd", base: .sd1,
-            loras: [.init(name: "lcm-lora-sdv1-5", weight: 0.35, sha256: "8f90d840e075ff588a58e22c6586e2ae9a6f7922996ee6649a7f01072333afe4"),
+            loras: [.init(name: "lcm-lora-sdv1-5", weight: 0.35, sha256: "8f90d840e075ff588a58e22c6586e2ae9a6f7922996ee6649a7f01072333afe4",
+                          a1111Hash: "8f90d840e075ff588a58e22c6586e2ae9a6f7922996ee6649a7f01072333afe4"),
                     .init(name: "pixel_style", weight: 0.45)],
             clipSkip: 2, version: "LoRAKit")
     }
@@ -97,7 +98,7 @@ struct PNGWriterTests {
         let back = try ImageReader.read(contentsOf: url)
         #expect(back.rgb == (try picture()))
         #expect(back.alpha == nil && back.format == .png)
-        let chunks = textChunks(try Data(contentsOf: url))
+        let chunks = Self.textChunks(try Data(contentsOf: url))
         #expect(chunks.map(\.1) == ["parameters", "invokeai_metadata"])
         #expect(chunks[0].0 == "iTXt" && chunks[0].2 == meta.a1111Parameters)
         #expect(chunks[1].0 == "tEXt" || chunks[1].0 == "iTXt")
@@ -105,7 +106,7 @@ struct PNGWriterTests {
         var latin = metadata
         latin.prompt = "café"
         let data = try PNGWriter.encode(picture(), textChunks: latin.pngTextChunks)
-        let latinChunks = textChunks(data)
+        let latinChunks = Self.textChunks(data)
         #expect(latinChunks[0].0 == "tEXt" && latinChunks[0].2 == latin.a1111Parameters)
     }
 

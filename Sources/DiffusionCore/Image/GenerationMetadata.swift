@@ -5,17 +5,53 @@ import Foundation
 public struct GenerationMetadata: Sendable, Equatable {
     /// One LoRA applied at generation time.
     public struct LoRA: Sendable, Equatable {
-        /// The name A1111 and InvokeAI know it by (the file name without extension).
-        public var name: String
-        /// The UNet strength (A1111's `<lora:name:weight>`).
-        public var weight: Double
-        /// The SHA-256 of the file as lowercase hex, when known (A1111 writes its first 12 characters).
-        public var sha256: String?
+        /// Where the LoRA was asked for, which decides how A1111's `parameters` text carries it.
+        public enum Source: Sendable, Equatable {
+            /// Given beside the prompt (`--lora`, ``GenerationRequest/loras``, the pipeline's own): A1111's text
+            /// gets a `<lora:…>` tag for it appended to the prompt.
+            case given
+            /// A tag of the prompt, as written there (`<lora:name:0.8>`): the prompt already carries it.
+            case promptTag(String)
+            /// A tag of the negative prompt, as written there: A1111 applies tags of the positive prompt only, so
+            /// its text moves the tag to the prompt.
+            case negativePromptTag(String)
+        }
 
-        public init(name: String, weight: Double, sha256: String? = nil) {
+        /// The name A1111 and InvokeAI know it by (the library name: the file name without extension).
+        public var name: String
+        /// The UNet strength (A1111's `unet` multiplier; InvokeAI's `weight`).
+        public var weight: Double
+        /// The text-encoder strength (A1111's `te` multiplier) when it differs from ``weight``.
+        public var textEncoderWeight: Double?
+        /// The SHA-256 of the whole file as lowercase hex (InvokeAI's `hash` and `key`), when known.
+        public var sha256: String?
+        /// The hash A1111 lists under "Lora hashes" (it writes the first 12 characters): the file's
+        /// `sshs_model_hash` metadata, else for a `.safetensors` file the SHA-256 of the bytes after its header
+        /// (A1111's "addnet" hash), as A1111's `NetworkOnDisk` takes it. Nil: the LoRA is not listed there.
+        public var a1111Hash: String?
+        public var source: Source
+
+        public init(name: String, weight: Double, textEncoderWeight: Double? = nil, sha256: String? = nil,
+                    a1111Hash: String? = nil, source: Source = .given) {
             self.name = name
             self.weight = weight
+            self.textEncoderWeight = textEncoderWeight == weight ? nil : textEncoderWeight
             self.sha256 = sha256
+            self.a1111Hash = a1111Hash
+            self.source = source
+        }
+
+        /// The name as the prompt mentions it (A1111 keys "Lora hashes" by it): the tag's name for a prompt tag,
+        /// else ``name``.
+        public var mentionedName: String {
+            guard case let .promptTag(tag) = source, let parsed = try? PromptLoRATags.parse(tag).loras.first else { return name }
+            return parsed.name
+        }
+
+        /// A1111's tag for it: `<lora:NAME:W>`, or `<lora:NAME:TE:UNET>` when the strengths differ.
+        public var a1111Tag: String {
+            guard let te = textEncoderWeight else { return "<lora:\(name):\(GenerationMetadata.format(weight))>" }
+            return "<lora:\(name):\(GenerationMetadata.format(te)):\(GenerationMetadata.format(weight))>"
         }
     }
 
@@ -84,15 +120,57 @@ extension GenerationMetadata {
         return "\(x)"
     }
 
-    /// The prompt as A1111 stores it: every LoRA as a `<lora:name:weight>` tag, appended unless the prompt
-    /// already names it in a tag.
+    /// The prompt as A1111 stores it: the prompt as written (its own `<lora:…>` tags included), then a tag for
+    /// every LoRA taken from the negative prompt and for every LoRA given beside the prompt unless the prompt
+    /// already has a tag naming it: each LoRA once, `<lora:NAME:W>` or `<lora:NAME:TE:UNET>` when its strengths
+    /// differ.
     public var promptWithLoRATags: String {
         var text = prompt
-        for lora in loras where !prompt.contains("<lora:\(lora.name):") && !prompt.contains("<lora:\(lora.name)>") {
-            let tag = "<lora:\(lora.name):\(Self.format(lora.weight))>"
-            text += text.isEmpty ? tag : ", \(tag)"
+        let written = Set(((try? PromptLoRATags.parse(prompt).loras) ?? []).map(\.name))
+        for lora in loras {
+            switch lora.source {
+            case .promptTag: continue
+            case .given where written.contains(lora.name): continue
+            case .given, .negativePromptTag: break
+            }
+            text += text.isEmpty ? lora.a1111Tag : ", \(lora.a1111Tag)"
         }
         return text
+    }
+
+    /// The negative prompt as A1111 stores it: without the tags that moved to the prompt.
+    public var negativePromptForA1111: String {
+        var text = negativePrompt
+        for lora in loras {
+            guard case let .negativePromptTag(tag) = lora.source, let range = text.range(of: tag) else { continue }
+            text.removeSubrange(range)
+        }
+        return text.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// A1111's "Lora hashes" value: `name: hash12` for each LoRA with an A1111 hash, by the name the prompt
+    /// mentions it by (`:` and `,` removed), each name once, in order.
+    public var a1111LoRAHashes: String? {
+        var seen: [String] = []
+        var entries: [String] = []
+        for lora in loras {
+            guard let hash = lora.a1111Hash, !hash.isEmpty else { continue }
+            let key = lora.mentionedName.filter { $0 != ":" && $0 != "," }
+            if let index = seen.firstIndex(of: key) {
+                entries[index] = "\(key): \(hash.prefix(12))"  // a later mention replaces the earlier, as A1111's dict does
+                continue
+            }
+            seen.append(key)
+            entries.append("\(key): \(hash.prefix(12))")
+        }
+        return entries.isEmpty ? nil : entries.joined(separator: ", ")
+    }
+
+    /// A prompt without its extra-network tags: what the text encoder was given (InvokeAI's prompts carry no
+    /// tags; its LoRAs are listed apart).
+    static func withoutTags(_ prompt: String) -> String {
+        guard let parsed = try? PromptLoRATags.parse(prompt) else { return prompt }
+        return parsed.prompt.trimmingCharacters(in: .whitespaces)
     }
 
     /// A1111's value quoting: a value with a comma, colon or newline is written as a JSON string.
@@ -120,12 +198,12 @@ extension GenerationMetadata {
         if let modelName { fields.append(("Model", modelName)) }
         if let strength { fields.append(("Denoising strength", Self.format(strength))) }
         if let clipSkip, clipSkip > 1 { fields.append(("Clip skip", String(clipSkip))) }
-        let hashed = loras.compactMap { lora in lora.sha256.map { "\(lora.name): \(String($0.prefix(12)))" } }
-        if !hashed.isEmpty { fields.append(("Lora hashes", hashed.joined(separator: ", "))) }
+        if let hashes = a1111LoRAHashes { fields.append(("Lora hashes", hashes)) }
         if let version { fields.append(("Version", version)) }
         let settings = fields.map { "\($0.0): \(Self.a1111Quote($0.1))" }.joined(separator: ", ")
         var text = promptWithLoRATags
-        if !negativePrompt.isEmpty { text += "\nNegative prompt: \(negativePrompt)" }
+        let negative = negativePromptForA1111
+        if !negative.isEmpty { text += "\nNegative prompt: \(negative)" }
         text += "\n" + settings
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -133,11 +211,16 @@ extension GenerationMetadata {
     /// The JSON of InvokeAI's `invokeai_metadata` chunk (its core-metadata fields: `generation_mode`,
     /// `positive_prompt`, `negative_prompt`, `width`, `height`, `seed`, `rand_device`, `cfg_scale`, `steps`,
     /// `scheduler`, `clip_skip`, `model`, `loras` with `model` and `weight`, `strength`, `app_version`).
+    ///
+    /// InvokeAI reads no `<lora:…>` tags: the prompts are written as the text encoder got them (tags removed)
+    /// and every LoRA — given or from a tag — is listed once under `loras`, as a `ModelIdentifierField`
+    /// (`key`, `hash`, `name`, `base`, `type: "lora"`) with its `weight` (the UNet strength: InvokeAI has one
+    /// weight per LoRA). A LoRA applied twice is listed once at the sum of its weights (the same delta).
     public var invokeAIMetadataJSON: String {
         var object: [String: Any] = [
             "generation_mode": (base == .sdxl ? "sdxl_" : "") + mode.rawValue,
-            "positive_prompt": prompt,
-            "negative_prompt": negativePrompt,
+            "positive_prompt": Self.withoutTags(prompt),
+            "negative_prompt": Self.withoutTags(negativePrompt),
             "width": width,
             "height": height,
             "seed": seed,
@@ -157,8 +240,17 @@ extension GenerationMetadata {
             return m
         }
         if let modelName { object["model"] = identifier(name: modelName, sha256: modelSHA256, type: "main") }
-        if !loras.isEmpty {
-            object["loras"] = loras.map { ["model": identifier(name: $0.name, sha256: $0.sha256, type: "lora"), "weight": $0.weight] as [String: Any] }
+        var listed: [(identity: String, lora: LoRA, weight: Double)] = []
+        for lora in loras {
+            let identity = lora.sha256 ?? "name:" + lora.name
+            if let index = listed.firstIndex(where: { $0.identity == identity }) {
+                listed[index].weight += lora.weight
+            } else {
+                listed.append((identity, lora, lora.weight))
+            }
+        }
+        if !listed.isEmpty {
+            object["loras"] = listed.map { ["model": identifier(name: $0.lora.name, sha256: $0.lora.sha256, type: "lora"), "weight": $0.weight] as [String: Any] }
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)

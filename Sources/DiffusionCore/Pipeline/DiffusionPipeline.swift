@@ -196,7 +196,8 @@ public final class DiffusionPipeline: @unchecked Sendable {
         }
         if releasesWeightPagesBeforeDecode { releaseDenoisingWeightPages() }
         var result = request.decoder == .vae ? try plan.decode(latents) : try decodeWithTinyAutoencoder(latents)
-        result.loras = applied.loras
+        result.loras = applied.loras.map(\.lora)
+        result.appliedLoRAs = applied.loras
         result.notes = applied.notes
         onEvent(.finished(result))
         return result

@@ -136,7 +136,32 @@ public struct GenerationResult: Sendable {
     public var rgbImages: [RGBImage]
     /// The LoRAs fused for this run (the pipeline's, the request's, the prompt tags'), in that order.
     public var loras: [PipelineLoRA] = []
+    /// The same LoRAs, each with where it was asked for (what the PNG metadata needs to write them faithfully,
+    /// see ``GenerationMetadata/loras(of:hashingFiles:)``).
+    public var appliedLoRAs: [AppliedLoRA] = []
     /// Things the caller should tell the user: prompt tags of extra-network kinds that were removed and not
     /// applied (`<hypernet:…>`), LoRA patches the model has no layer for.
     public var notes: [String] = []
+}
+
+/// A LoRA of a run and where it was asked for.
+public struct AppliedLoRA: Sendable, Equatable {
+    public enum Origin: Sendable, Equatable {
+        /// The pipeline's own (``DiffusionPipeline/setLoRAs(_:)``).
+        case pipeline
+        /// The request's ``GenerationRequest/loras``.
+        case request
+        /// A `<lora:…>` / `<lyco:…>` tag of the prompt.
+        case promptTag(PromptLoRARequest)
+        /// A tag of the negative prompt.
+        case negativePromptTag(PromptLoRARequest)
+    }
+
+    public var lora: PipelineLoRA
+    public var origin: Origin
+
+    public init(lora: PipelineLoRA, origin: Origin) {
+        self.lora = lora
+        self.origin = origin
+    }
 }

@@ -7,18 +7,21 @@ extension DiffusionPipeline {
     /// unless that set is fused already.
     /// - Returns: the set fused and notes for the caller (tags of other extra-network kinds, which are removed
     ///   from the prompt and not applied; patches the model has no layer for).
-    func prepareLoRAs(for request: GenerationRequest) throws(PipelineError) -> (loras: [PipelineLoRA], notes: [String]) {
-        var wanted = loras + request.loras
+    func prepareLoRAs(for request: GenerationRequest) throws(PipelineError) -> (loras: [AppliedLoRA], notes: [String]) {
+        var wanted = loras.map { AppliedLoRA(lora: $0, origin: .pipeline) } + request.loras.map { AppliedLoRA(lora: $0, origin: .request) }
         var notes: [String] = []
-        for text in [request.prompt, request.negativePrompt] {
+        for (text, negative) in [(request.prompt, false), (request.negativePrompt, true)] {
             let tags: PromptTags
             do { tags = try PromptLoRATags.parse(text) } catch { throw .text(error) }
             for tag in tags.ignored {
                 notes.append("\(tag) ignored: only <lora:…> and <lyco:…> extra networks are applied (the tag is removed from the prompt)")
             }
-            for tag in tags.loras { wanted.append(try lora(for: tag, recipe: request.loraRecipe)) }
+            for tag in tags.loras {
+                wanted.append(AppliedLoRA(lora: try lora(for: tag, recipe: request.loraRecipe),
+                                          origin: negative ? .negativePromptTag(tag) : .promptTag(tag)))
+            }
         }
-        let report = try fuse(wanted)
+        let report = try fuse(wanted.map(\.lora))
         notes += report.skipped.map { "not applied: \($0)" }
         return (wanted, notes)
     }
