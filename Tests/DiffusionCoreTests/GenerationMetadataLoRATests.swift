@@ -133,6 +133,16 @@ struct GenerationMetadataLoRATests {
         #expect(metadata.a1111LoRAHashes == "mysty: 0123456789ab", "a LoRA without an A1111 hash is not listed")
         #expect(metadata.promptWithLoRATags == "x <lora:my,sty:0.5>, <lora:plain:1>")
 
+        // A tag that gave no strength (the LCM recipe's 0.45 applied) is written with the one applied: A1111
+        // would apply 1 to `<lora:style>`.
+        let recipe = GenerationMetadata(prompt: "a castle <lora:style>", steps: 4, sampler: "LCM", cfgScale: 1, seed: 0, width: 8, height: 8,
+                                        loras: [.init(name: "style", weight: 0.45, source: .promptTag("<lora:style>"))])
+        #expect(recipe.promptWithLoRATags == "a castle <lora:style:0.45>")
+        let kept = GenerationMetadata(prompt: "a castle <lora:style:0.5:0.8>", steps: 4, sampler: "LCM", cfgScale: 1, seed: 0, width: 8,
+                                      height: 8, loras: [.init(name: "style", weight: 0.8, textEncoderWeight: 0.5,
+                                                               source: .promptTag("<lora:style:0.5:0.8>"))])
+        #expect(kept.promptWithLoRATags == "a castle <lora:style:0.5:0.8>")
+
         // A file that records kohya's sshs_model_hash is listed by it, as A1111 does.
         let base = try #require(PipelineFixtureTests.base)
         let source = try SafetensorsFile(path: base.appendingPathComponent("sd1-tiny-lora.safetensors").path)

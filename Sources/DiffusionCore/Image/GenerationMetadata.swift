@@ -49,9 +49,20 @@ public struct GenerationMetadata: Sendable, Equatable {
         }
 
         /// A1111's tag for it: `<lora:NAME:W>`, or `<lora:NAME:TE:UNET>` when the strengths differ.
-        public var a1111Tag: String {
+        public var a1111Tag: String { tag(naming: name) }
+
+        func tag(naming name: String) -> String {
             guard let te = textEncoderWeight else { return "<lora:\(name):\(GenerationMetadata.format(weight))>" }
             return "<lora:\(name):\(GenerationMetadata.format(te)):\(GenerationMetadata.format(weight))>"
+        }
+
+        /// For a prompt tag whose written strengths are not the ones applied (`<lora:NAME>` took a preferred
+        /// weight or the LCM recipe's), the tag to write instead: A1111 would apply 1.
+        var rewrittenPromptTag: (written: String, replacement: String)? {
+            guard case let .promptTag(written) = source, let parsed = try? PromptLoRATags.parse(written).loras.first else { return nil }
+            let te = textEncoderWeight ?? weight
+            if parsed.givesWeight, Float(parsed.unetWeight) == Float(weight), Float(parsed.textEncoderWeight) == Float(te) { return nil }
+            return (written, tag(naming: parsed.name))
         }
     }
 
@@ -120,12 +131,19 @@ extension GenerationMetadata {
         return "\(x)"
     }
 
-    /// The prompt as A1111 stores it: the prompt as written (its own `<lora:…>` tags included), then a tag for
+    /// The prompt as A1111 stores it: the prompt as written (its own `<lora:…>` tags included, a tag without the
+    /// strength applied given it — A1111 would apply 1 to `<lora:NAME>`), then a tag for
     /// every LoRA taken from the negative prompt and for every LoRA given beside the prompt unless the prompt
     /// already has a tag naming it: each LoRA once, `<lora:NAME:W>` or `<lora:NAME:TE:UNET>` when its strengths
     /// differ.
     public var promptWithLoRATags: String {
         var text = prompt
+        // A tag written without the strength applied (`<lora:NAME>` at a preferred weight or the LCM recipe's)
+        // gets it written out.
+        for lora in loras {
+            guard let rewrite = lora.rewrittenPromptTag, let range = text.range(of: rewrite.written) else { continue }
+            text.replaceSubrange(range, with: rewrite.replacement)
+        }
         let written = Set(((try? PromptLoRATags.parse(prompt).loras) ?? []).map(\.name))
         for lora in loras {
             switch lora.source {
