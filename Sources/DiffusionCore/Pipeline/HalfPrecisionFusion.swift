@@ -8,9 +8,10 @@ import LoRAKit
 /// `s·U·D` is made a tile at a time by one small GEMM into cache-sized scratch and added straight into the
 /// output.
 enum HalfPrecisionFusion {
-    /// Rows and columns of one tile of `s·U·D` (64 × 1024 floats: 256 KB of scratch).
-    static let tileRows = 64
-    static let tileColumns = 1024
+    /// Rows and columns of one tile of `s·U·D` (256 × 512 floats: 512 KB of scratch, within a core's L2). Each
+    /// tile's GEMM packs its slice of `D` (r × 512) and of `U` (256 × r): tall tiles pack `D` fewer times.
+    static let tileRows = 256
+    static let tileColumns = 512
 
     /// The factors of `patch` as flat `U` `[rows, r]` and `D` `[r, columns]` when it is a plain LoRA / LoCon whose
     /// product has `rows · columns` elements and `rows` outputs (the rule of LoRAKit's `fit`), else nil.
