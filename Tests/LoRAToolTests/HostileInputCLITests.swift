@@ -176,4 +176,30 @@ struct HostileInputCLITests {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
+
+    @Test("a named pipe given as a safetensors file is refused at once (it used to wait for a writer forever)")
+    func pipeAsInput() throws {
+        let dir = try CLI.makeTemporaryFolder("pipe-input")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let pipe = dir.appendingPathComponent("x.safetensors").path
+        #expect(mkfifo(pipe, 0o644) == 0)
+        let out = dir.appendingPathComponent("out").path
+        for arguments in [["inspect", pipe], ["merge", "--lora", pipe, "-o", out + ".safetensors"],
+                          ["generate", "--model", pipe, "--prompt", "x", "-o", out + ".png"]] {
+            let p = try CLI.process(arguments)
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let deadline = Date().addingTimeInterval(60)
+            while p.isRunning, Date() < deadline { usleep(20_000) }
+            if p.isRunning {
+                p.terminate()
+                p.waitUntilExit()
+                Issue.record("\(arguments) still running after 60 s")
+                continue
+            }
+            #expect(p.terminationStatus == 1, "\(arguments)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["x.safetensors"])
+    }
 }

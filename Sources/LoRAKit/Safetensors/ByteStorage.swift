@@ -44,13 +44,15 @@ final class ByteStorage: @unchecked Sendable {
     /// Maps the file at `path` read-only. Pages are loaded on first access, so
     /// opening costs the same whatever the file's size.
     init(mapping path: String) throws(SafetensorsError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so that a named pipe given as a file is refused below instead of waiting for a writer.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
         var keepOpen = false
         defer { if !keepOpen { close(fd) } }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw .notSafetensors(reason: "not a regular file") }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         let size = Int(st.st_size)
         self.path = path
         self.fileID = FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
