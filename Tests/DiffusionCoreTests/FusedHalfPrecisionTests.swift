@@ -155,6 +155,43 @@ struct FusedHalfPrecisionTests {
         #expect(error <= 1e-5 * scale, "after removal: max error \(error)")
     }
 
+    @Test("A bf16 UNet gets bf16 fused layers through the same kernels; run time gives the same latents within bf16 rounding")
+    func bfloat16Model() throws {
+        let cases = try Self.cases()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lorakit-bf16-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(at: try #require(Self.model), to: folder)
+        let unetFile = folder.appendingPathComponent("unet/diffusion_pytorch_model.fp16.safetensors")
+        let converted = folder.appendingPathComponent("unet/bf16.tmp")
+        do {
+            let stored = try SafetensorsFile(path: unetFile.path)
+            var writer = SafetensorsWriter(metadata: stored.metadata)
+            for info in stored.tensors {
+                let view = stored.tensor(info)
+                if view.dtype == .f16 { writer.add(name: info.name, shape: info.shape, floats: view.floats(), as: .bf16) } else { writer.add(view) }
+            }
+            try writer.write(to: converted)
+        }
+        try FileManager.default.removeItem(at: unetFile)
+        try FileManager.default.moveItem(at: converted, to: unetFile)
+
+        let pipeline = try DiffusionPipeline(folder: folder)
+        var request = Self.request(cases.case)
+        request.loras = [try Self.lora(pipeline, strength: cases.case.scale)]
+        pipeline.loraApplication = .fused
+        let fused = try pipeline.generate(request)
+        let parameters = try #require(pipeline.fusion?.unetParameters)
+        #expect(parameters.count == cases.patched)
+        for (name, parameter) in parameters {
+            guard case let .half(buffer, _) = parameter.values else { Issue.record("\(name) is not half precision"); continue }
+            #expect(buffer.element == .bfloat16, "\(name)")
+        }
+        pipeline.loraApplication = .runtime
+        let runtime = try pipeline.generate(request)
+        let (gap, scale) = Self.worst(runtime.latents, fused.latents)
+        #expect(gap > 0 && gap <= 1e-2 * scale, "run time vs fused bf16: max error \(gap) (scale \(scale))")
+    }
+
     @Test("float → float16 / bfloat16 rounding and the rounded half-precision add, on every kernel path")
     func halfKernels() throws {
         var values: [Float] = [0, -0, 1, -1, 0.1, 65504, 65519.99, 65520, -65520, 1e-8, 2.98e-8, 5.96e-8, 6.1e-5, 3e-5,
