@@ -202,4 +202,35 @@ struct HostileInputCLITests {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["x.safetensors"])
     }
+
+    @Test("Ctrl-C during a --json generate: exit 130, the error object says interrupted, no PNG and no temporary file")
+    func interruptedJSON() throws {
+        let dir = try CLI.makeTemporaryFolder("interrupted-json")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
+        let pictures = dir.appendingPathComponent("pictures")
+        try FileManager.default.createDirectory(at: pictures, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let p = try CLI.process(["generate", "--model", Self.model, "--prompt", "x", "--scheduler", "euler", "--steps", "1000",
+                                 "--width", "128", "--height", "128", "--json", "-o", pictures.appendingPathComponent("x.png").path])
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Wait for the first step to be reported, then stop the run.
+        let deadline = Date().addingTimeInterval(120)
+        while p.isRunning, Date() < deadline,
+              !String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self).contains("step ") { usleep(10_000) }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        try out.close()
+        try err.close()
+        let run = CLI.Run(status: p.terminationStatus, stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                          stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+        #expect(run.status == 130, "\(run)")
+        let error = try #require(try CLI.jsonObject(run)["error"] as? [String: Any], "\(run)")
+        #expect(error["kind"] as? String == "interrupted" && error["exit_code"] as? Int == 130, "\(error)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: pictures.path).isEmpty)
+    }
 }
