@@ -54,6 +54,14 @@ enum KernelPaths {
         }
     }
 
+    /// Runs `body` with the best path held still: no other test switches the level while it runs. For tests that
+    /// compare two runs closely or count buffers (each path sizes its scratch in its own way).
+    static func pinned<T>(_ body: () throws -> T) rethrows -> T {
+        var value: T?
+        try forEach(levels: [KernelLevel.best]) { _ in value = try body() }
+        return value!
+    }
+
     /// `body`'s value from a try that no path switch overlapped (at most `tries` tries), or nil.
     static func steady<T>(tries: Int = 5, _ body: () async throws -> T) async throws -> T? {
         for _ in 0..<tries {

@@ -100,17 +100,19 @@ struct PipelineLoRATests {
 
     @Test("With LoRAs at run time, a settled UNet allocates nothing new from run to run")
     func runtimeApplicationReusesBuffers() throws {
-        let c = try #require(try Self.cases().first { $0.name == "kohya_unet0_8_te0_5" })
-        let pipeline = try Self.pipeline()
-        pipeline.loraApplication = .runtime
-        var request = Self.request(c)
-        request.loras = [try Self.lora(c, in: pipeline)]
-        _ = try pipeline.generate(request)
-        _ = try pipeline.generate(request)
-        #expect(try #require(pipeline.fusion?.report).unetLayersAtRunTime > 0)
-        let settled = pipeline.unet.workspace.allocationCount
-        _ = try pipeline.generate(request)
-        #expect(pipeline.unet.workspace.allocationCount == settled, "the low-rank products give their buffers back")
+        try KernelPaths.pinned {
+            let c = try #require(try Self.cases().first { $0.name == "kohya_unet0_8_te0_5" })
+            let pipeline = try Self.pipeline()
+            pipeline.loraApplication = .runtime
+            var request = Self.request(c)
+            request.loras = [try Self.lora(c, in: pipeline)]
+            _ = try pipeline.generate(request)
+            _ = try pipeline.generate(request)
+            #expect(try #require(pipeline.fusion?.report).unetLayersAtRunTime > 0)
+            let settled = pipeline.unet.workspace.allocationCount
+            _ = try pipeline.generate(request)
+            #expect(pipeline.unet.workspace.allocationCount == settled, "the low-rank products give their buffers back")
+        }
     }
 
     @Test("A <lora:NAME:TE:UNET> tag resolved through the LoRA library equals the same LoRA passed explicitly")
