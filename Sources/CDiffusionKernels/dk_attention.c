@@ -167,26 +167,6 @@ DK_AVX2 static void softmax_block_avx2(float *st, size_t cols, size_t groups, fl
 
 #define DK_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
 
-/* dk_exp8_fast for 16 lanes: the same reduction and polynomial, 2^n applied with scalef and the zeroing below
-   −86 with a mask register (x ≤ 0 here, so no upper clamp). */
-DK_AVX512 DK_AI __m512 exp16_fast(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-86.0f);
-    __mmask16 keep = _mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ);
-    x = _mm512_max_ps(lo, x); /* this operand order keeps NaN */
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, n));
-}
-
 /* softmax_block_avx2 with one 16-lane vector per 16-query column. */
 DK_AVX512 static void softmax_block_avx512(float *st, size_t cols, size_t groups, float *m, float *l, float *corr,
                                            const float *bmax) {
@@ -196,20 +176,20 @@ DK_AVX512 static void softmax_block_avx512(float *st, size_t cols, size_t groups
         __m512 mnew = _mm512_max_ps(mold, _mm512_loadu_ps(bmax + c));
         __m512 shift = _mm512_mask_mov_ps(mnew, _mm512_cmp_ps_mask(mnew, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ),
                                           _mm512_setzero_ps());
-        __m512 cr = exp16_fast(_mm512_sub_ps(mold, shift));
+        __m512 cr = dk_exp16_fast(_mm512_sub_ps(mold, shift));
         __m512 s0 = _mm512_mul_ps(_mm512_loadu_ps(l + c), cr), s1 = _mm512_setzero_ps();
         float *col = st + c;
         size_t j = 0;
         for (; j + 2 <= cols; j += 2) {
-            __m512 p0 = exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + j * QT), shift));
-            __m512 p1 = exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + (j + 1) * QT), shift));
+            __m512 p0 = dk_exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + j * QT), shift));
+            __m512 p1 = dk_exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + (j + 1) * QT), shift));
             _mm512_storeu_ps(col + j * QT, p0);
             _mm512_storeu_ps(col + (j + 1) * QT, p1);
             s0 = _mm512_add_ps(s0, p0);
             s1 = _mm512_add_ps(s1, p1);
         }
         if (j < cols) {
-            __m512 p0 = exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + j * QT), shift));
+            __m512 p0 = dk_exp16_fast(_mm512_sub_ps(_mm512_loadu_ps(col + j * QT), shift));
             _mm512_storeu_ps(col + j * QT, p0);
             s0 = _mm512_add_ps(s0, p0);
         }

@@ -1,5 +1,6 @@
 // Private: scalar float16 / bfloat16 → float32 conversions (exact, subnormals included).
 #pragma once
+#include "dk_conv_dispatch.h"
 #include <stdint.h>
 #include <string.h>
 

@@ -1,22 +1,7 @@
 #include "dk_half.h"
+#include "dk_conv_half.h"
 #include "dk_simd.h"
 #include <string.h>
-
-static inline float f16_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
-    if (exp == 0) {
-        if (mant == 0) bits = sign;
-        else {
-            int e = -1;
-            do { e++; mant <<= 1; } while ((mant & 0x400) == 0);
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3FF) << 13);
-        }
-    } else if (exp == 0x1F) bits = sign | 0x7F800000u | (mant << 13);
-    else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
 
 static inline uint16_t float_to_f16(float f) {
     uint32_t x;
@@ -33,13 +18,6 @@ static inline uint16_t float_to_f16(float f) {
     }
     uint32_t r = abs + 0xC8000FFFu + ((abs >> 13) & 1);  // rebias (−112 << 23) and round to nearest even
     return (uint16_t)(sign | (r >> 13));
-}
-
-static inline float bf16_to_float(uint16_t h) {
-    uint32_t b = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
 }
 
 static inline uint16_t float_to_bf16(float f) {
@@ -59,9 +37,9 @@ static void f32_to_bf16_portable(const float *src, uint16_t *dst, size_t n) {
 
 static void add_rounded_portable(const uint16_t *base, const float *delta, uint16_t *dst, size_t n, int bf16) {
     if (bf16) {
-        for (size_t i = 0; i < n; i++) dst[i] = float_to_bf16(bf16_to_float(base[i]) + bf16_to_float(float_to_bf16(delta[i])));
+        for (size_t i = 0; i < n; i++) dst[i] = float_to_bf16(dkc_bf16_to_float(base[i]) + dkc_bf16_to_float(float_to_bf16(delta[i])));
     } else {
-        for (size_t i = 0; i < n; i++) dst[i] = float_to_f16(f16_to_float(base[i]) + f16_to_float(float_to_f16(delta[i])));
+        for (size_t i = 0; i < n; i++) dst[i] = float_to_f16(dkc_f16_to_float(base[i]) + dkc_f16_to_float(float_to_f16(delta[i])));
     }
 }
 

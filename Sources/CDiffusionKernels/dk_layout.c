@@ -1,4 +1,5 @@
 #include "dk_layout.h"
+#include "dk_conv_half.h"
 #include "dk_simd.h"
 #include <string.h>
 
@@ -28,22 +29,6 @@ void dk_upsample_nearest2x(const float *src, float *dst, size_t planes, size_t h
     }
 }
 
-static inline float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
-    if (exp == 0) {
-        if (mant == 0) bits = sign;
-        else {
-            int e = -1;
-            do { e++; mant <<= 1; } while ((mant & 0x400) == 0);
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3FF) << 13);
-        }
-    } else if (exp == 0x1F) bits = sign | 0x7F800000u | (mant << 13);
-    else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 #ifdef DK_X86
 DK_AVX2 static void f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
@@ -51,7 +36,7 @@ DK_AVX2 static void f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
         _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i + 8))));
     }
-    for (; i < n; i++) dst[i] = half_to_float(src[i]);
+    for (; i < n; i++) dst[i] = dkc_f16_to_float(src[i]);
 }
 
 DK_AVX2 static void bf16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
@@ -68,7 +53,7 @@ void dk_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
 #ifdef DK_X86
     if (dk_use_avx2()) { f16_to_f32_avx2(src, dst, n); return; }
 #endif
-    for (size_t i = 0; i < n; i++) dst[i] = half_to_float(src[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = dkc_f16_to_float(src[i]);
 }
 
 void dk_bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
