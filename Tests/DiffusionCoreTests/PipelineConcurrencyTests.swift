@@ -127,18 +127,18 @@ struct PipelineConcurrencyTests {
             }) }
         }
         #expect(await Self.eventually(300) { aRunning.isSet })
-        let outcome = Locked<Result<GenerationResult, PipelineError>?>(nil)
-        let cancelledAt = Locked<Date?>(nil), leftAt = Locked<Date?>(nil)
+        let outcome = LockedValue<Result<GenerationResult, PipelineError>?>(nil)
+        let cancelledAt = LockedValue<Date?>(nil), leftAt = LockedValue<Date?>(nil)
         let threadB = Thread {
             let result = Result { () throws(PipelineError) -> GenerationResult in
                 try pipeline.generate(b, isCancelled: {
                     guard cancelB.isSet else { return false }
-                    cancelledAt.write { if $0 == nil { $0 = Date() } }
+                    cancelledAt.withLock { if $0 == nil { $0 = Date() } }
                     return true
                 })
             }
-            leftAt.write { $0 = Date() }
-            outcome.write { $0 = result }
+            leftAt.withLock { $0 = Date() }
+            outcome.withLock { $0 = result }
             bGaveUp.set()
         }
         threadB.start()

@@ -69,6 +69,11 @@ final class LockedValue<Value>: @unchecked Sendable {
         defer { lock.unlock() }
         return try body(&value)
     }
+    func read<R>(_ body: (Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(value)
+    }
 }
 
 /// Carries a value the compiler cannot prove Sendable into Dispatch's worker threads; each use site keeps the

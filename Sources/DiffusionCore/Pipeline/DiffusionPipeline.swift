@@ -34,36 +34,36 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// The folder or file loaded (``url``).
     public var folder: URL { url }
     /// What runs and LoRA changes may change, read and written under a short lock.
-    let state: Locked<PipelineState>
+    let state: LockedValue<PipelineState>
     /// Makes runs and LoRA-set changes take turns (see "Sharing one pipeline").
     let runLock = PipelineRunLock()
     /// The prompt encoder as generation runs it: the text encoder(s) with the active LoRAs fused in, and the
     /// embeddings those LoRAs carry.
     public internal(set) var promptEncoder: PromptEncoder {
         get { state.read { $0.promptEncoder } }
-        set { state.write { $0.promptEncoder = newValue } }
+        set { state.withLock { $0.promptEncoder = newValue } }
     }
     /// The UNet as generation runs it: the mapped weights, with the active LoRAs fused into the layers they patch.
     public internal(set) var unet: UNetModel {
         get { state.read { $0.unet } }
-        set { state.write { $0.unet = newValue } }
+        set { state.withLock { $0.unet = newValue } }
     }
     /// The pipeline's own LoRAs (see ``setLoRAs(_:)``), fused into every request before the request's own.
     public internal(set) var loras: [PipelineLoRA] {
         get { state.read { $0.loras } }
-        set { state.write { $0.loras = newValue } }
+        set { state.withLock { $0.loras = newValue } }
     }
     /// Where `<lora:NAME:W>` prompt tags and ``GenerationRequest`` LoRA names are looked up: by default
     /// `$LORAKIT_HOME/loras`, else `~/.lorakit/loras` (as `lora-tool merge` and `generate` look them up).
     public var loraLibrary: LoRALibrary {
         get { state.read { $0.loraLibrary } }
-        set { state.write { $0.loraLibrary = newValue } }
+        set { state.withLock { $0.loraLibrary = newValue } }
     }
     /// Whether UNet LoRAs are fused into the weights (default) or run beside them (see ``LoRAApplication``);
     /// takes effect at the next change of the LoRA set.
     public var loraApplication: LoRAApplication {
         get { state.read { $0.loraApplication } }
-        set { state.write { $0.loraApplication = newValue } }
+        set { state.withLock { $0.loraApplication = newValue } }
     }
     /// What each weight component was built from: the model layer's tensors (what LoRAs fuse against) and config.
     let sources: PipelineSources
@@ -78,12 +78,12 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// The set fused now.
     var fusion: Fusion? {
         get { state.read { $0.fusion } }
-        set { state.write { $0.fusion = newValue } }
+        set { state.withLock { $0.fusion = newValue } }
     }
     /// How many times a LoRA set was fused (a set equal to the fused one is not fused again).
     var fusionCount: Int {
         get { state.read { $0.fusionCount } }
-        set { state.write { $0.fusionCount = newValue } }
+        set { state.withLock { $0.fusionCount = newValue } }
     }
     public let vae: AutoencoderKLModel
     /// Whether a run lets the mapped pages of the text-encoder weights go once the prompts are encoded, and those
@@ -92,12 +92,12 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// all). The next run maps the pages in again from the page cache.
     public var releasesWeightPagesBeforeDecode: Bool {
         get { state.read { $0.releasesWeightPagesBeforeDecode } }
-        set { state.write { $0.releasesWeightPagesBeforeDecode = newValue } }
+        set { state.withLock { $0.releasesWeightPagesBeforeDecode = newValue } }
     }
     /// A tiny autoencoder (TAESD) for previews and, on request, the final decode; see ``loadTinyAutoencoder(folder:loading:)``.
     public internal(set) var tinyAutoencoder: AutoencoderTinyModel? {
         get { state.read { $0.tinyAutoencoder } }
-        set { state.write { $0.tinyAutoencoder = newValue } }
+        set { state.withLock { $0.tinyAutoencoder = newValue } }
     }
     /// The model's scheduler configuration (`scheduler/scheduler_config.json`, or the family's built-in one).
     public let schedulerConfig: SchedulerConfig
@@ -148,7 +148,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
         schedulerConfig = sources.schedulerConfig
         forceZerosForEmptyPrompt = sources.forceZerosForEmptyPrompt
         loadReport = sources.report
-        state = Locked(PipelineState(promptEncoder: promptEncoder, unet: unet))
+        state = LockedValue(PipelineState(promptEncoder: promptEncoder, unet: unet))
     }
 
     /// Runs a request to the end, reporting each step to `onEvent` and stopping between steps when
@@ -174,7 +174,8 @@ public final class DiffusionPipeline: @unchecked Sendable {
                      isCancelled: () -> Bool) throws(PipelineError) -> GenerationResult {
         let applied = try prepareLoRAs(for: request)
         var plan = try GenerationPlan(pipeline: self, request: request)
-        if releasesWeightPagesBeforeDecode { releaseTextEncoderWeightPages() }
+        let releasesPages = releasesWeightPagesBeforeDecode  // one reading per run
+        if releasesPages { releaseTextEncoderWeightPages() }
         try checkDecoder(for: request)
         var generator = TorchGenerator(seed: request.seed)
         var scheduler = try plan.makeScheduler()
@@ -194,7 +195,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
             onEvent(.step(index: done, count: total, timestep: t))
             if let denoised, let previews { onEvent(.preview(try previews.render(denoised, step: done, count: total))) }
         }
-        if releasesWeightPagesBeforeDecode { releaseDenoisingWeightPages() }
+        if releasesPages { releaseDenoisingWeightPages() }
         var result = request.decoder == .vae ? try plan.decode(latents) : try decodeWithTinyAutoencoder(latents)
         result.loras = applied.loras.map(\.lora)
         result.appliedLoRAs = applied.loras
@@ -211,7 +212,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// concurrency: a run queued behind another does not hold one of the pool's few threads while it waits.
     public func events(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, Error> {
         AsyncThrowingStream { continuation in
-            let cancelled = Locked(false)
+            let cancelled = LockedValue(false)
             let thread = Thread { [self] in
                 do {
                     _ = try self.generate(request, onEvent: { continuation.yield($0) }, isCancelled: { cancelled.read { $0 } })
@@ -222,7 +223,7 @@ public final class DiffusionPipeline: @unchecked Sendable {
             }
             thread.name = "DiffusionPipeline.events"
             thread.stackSize = 8 << 20
-            continuation.onTermination = { _ in cancelled.write { $0 = true } }
+            continuation.onTermination = { _ in cancelled.withLock { $0 = true } }
             thread.start()
         }
     }

@@ -83,7 +83,10 @@ extension DiffusionPipeline {
     }
 
     private func fuseHoldingTurn(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
-        if let fused = fusion, fused.loras == loras, fused.application == loraApplication { return fused.report }
+        let application = loraApplication  // read once: a change during this call takes effect at the next
+        if let fused = fusion, fused.loras == loras, fused.application.appliesAtRunTime == application.appliesAtRunTime {
+            return fused.report
+        }
         let base = baseModel
         for lora in loras {
             if let loraBase = lora.file.baseModel.detected, loraBase != base {
@@ -98,7 +101,7 @@ extension DiffusionPipeline {
 
         // Fused UNet weights keep the file's precision (half precision stays half size); a parameter the new set
         // patches exactly as the old one did is taken over, not recomputed.
-        let unetResult = try LoRAFusion.apply(unetInputs, source: unetFusionSource, runtime: loraApplication.appliesAtRunTime,
+        let unetResult = try LoRAFusion.apply(unetInputs, source: unetFusionSource, runtime: application.appliesAtRunTime,
                                               storedPrecision: true, previous: fusion?.unetParameters ?? [:],
                                               skipped: &report.skipped)
         report.unetLayersPatched = unetResult.weightsPatched
@@ -138,7 +141,7 @@ extension DiffusionPipeline {
             } catch { throw .model(error) }
         }
         promptEncoder = prompts
-        fusion = Fusion(loras: loras, application: loraApplication, report: report, unetPatched: !unetResult.isEmpty,
+        fusion = Fusion(loras: loras, application: application, report: report, unetPatched: !unetResult.isEmpty,
                         unetParameters: unetResult.fused, textEncoderParameters: textEncoderParameters)
         fusionCount += 1
         return report

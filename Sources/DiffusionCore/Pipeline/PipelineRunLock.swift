@@ -65,23 +65,3 @@ final class PipelineRunLock: @unchecked Sendable {
         condition.unlock()
     }
 }
-
-/// A value read and written under a short lock (never held while a run computes).
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func read<T>(_ body: (Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(value)
-    }
-
-    func write<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-}

@@ -41,7 +41,8 @@ extension DiffusionPipeline {
     /// The LoRA called `name` (a path, else a library name, alias or hash prefix, resolved through
     /// ``loraLibrary`` as `lora-tool merge` resolves names) at the strengths given; a strength not given is the
     /// LoRA's preferred weight (A1111 sidecar), else the recipe's (1, or the LCM recipe's 0.35 for an LCM-LoRA and
-    /// 0.45 for the others). A text-encoder strength not given follows the UNet's.
+    /// 0.45 for the others). Given one strength only, the other follows it (A1111's `<lora:NAME:TE>`: the UNet takes
+    /// the text encoder's weight).
     /// - Throws: ``PipelineError/loraNotFound(tag:error:)``; the errors of ``openLoRA(at:)``.
     public func lora(named name: String, unetStrength: Float? = nil, textEncoderStrength: Float? = nil,
                      recipe: LoRAStrengthRecipe = .standard) throws(PipelineError) -> PipelineLoRA {
@@ -70,7 +71,7 @@ extension DiffusionPipeline {
         do { file = try LoRAFile(contentsOf: url) } catch { throw .loraFile(path: url.path, underlying: error) }
         if let reason = file.notALoRAReason { throw .notALoRA(path: url.path, reason: reason) }
         // Two callers opening the same file at once share the first one kept.
-        return state.write { opened in
+        return state.withLock { opened in
             if let kept = opened.openedLoRAs[stamp] { return kept }
             opened.openedLoRAs[stamp] = file
             return file
