@@ -166,7 +166,9 @@ DK_AVX512 static void softmax_row_avx512(const float *x, float *y, size_t n, flo
 
 void dk_softmax_rows(const float *x, size_t ld_x, float *y, size_t ld_y, size_t rows, size_t cols, float scale) {
     if (cols == 0) return;
+#ifdef DK_X86
     int level = dk_cpu_level();
+#endif
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * ld_x;
         float *yr = y + r * ld_y;
