@@ -1,10 +1,12 @@
 import Dispatch
 import Foundation
+import CDiffusionKernels
 import COpenBLAS
 import LoRAKit
 
-/// The one parallel-for of the runtime: splits a range into contiguous chunks and runs them on Dispatch's
-/// worker threads (`concurrentPerform`), at most one chunk per core at a time.
+/// The one parallel-for of the runtime: splits a range into contiguous chunks and runs them on the calling
+/// thread and the helper threads of a small spinning pool (`dk_pool.c`), at most one chunk per core at a time;
+/// on Dispatch's workers (`concurrentPerform`) when the pool is busy with another job.
 ///
 /// GEMMs are issued from one thread and use OpenBLAS's own threads; element-wise work and per-row kernels go
 /// through here. Work that calls GEMMs inside its chunks (tiled attention) runs them with OpenBLAS held to one
@@ -42,14 +44,33 @@ package enum Parallel {
             }
             return
         }
-        // The chunks write disjoint parts of their outputs; the box only carries the closure across threads.
+        // The chunks write disjoint parts of their outputs; the job only carries the closure across threads.
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = count * c / chunks, hi = count * (c + 1) / chunks
-                if lo < hi { box.value(c, lo..<hi) }
+            var job = PoolJob(count: count, chunks: chunks, body: body)
+            let ranInPool = usesSpinningPool && withUnsafeMutablePointer(to: &job) { job in
+                dk_pool_run(chunks, workerCount, { context, chunk in
+                    guard let job = context?.assumingMemoryBound(to: PoolJob.self) else { return }
+                    job.pointee.run(chunk)
+                }, job) == 1
             }
+            if ranInPool { return }
+            // The pool is busy (a nested call from inside a chunk, or a job of another thread) or unavailable.
+            let box = UncheckedSendableBox(job)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in box.value.run(c) }
         }
+    }
+
+    /// Whether ``forEachChunk(_:chunks:_:)`` runs its chunks on the spinning helper threads of `dk_pool.c` (the
+    /// default) rather than on Dispatch's workers: Dispatch wakes its second worker tens to hundreds of
+    /// microseconds late, which costs a pass of a fraction of a millisecond most of its gain
+    /// (`ops-bench --no-pool`; Docs/benchmarks.md).
+    nonisolated(unsafe) package static var usesSpinningPool = true
+
+    /// How long an idle helper thread polls for the next job before it sleeps (microseconds; `ops-bench
+    /// --pool-spin-us`). While polling it yields its core to any other runnable thread after the first 50 µs.
+    package static var helperSpinMicroseconds: Int {
+        get { dk_pool_spin_microseconds() }
+        set { dk_pool_set_spin_microseconds(newValue) }
     }
 
     /// Runs `body` with OpenBLAS limited to one thread (restored afterwards), for GEMMs issued from
@@ -73,6 +94,16 @@ final class LockedValue<Value>: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return try body(value)
+    }
+}
+
+/// One parallel-for job: chunk `c` of `0..<count` is `count * c / chunks ..< count * (c + 1) / chunks`.
+private struct PoolJob {
+    let count: Int, chunks: Int
+    let body: (Int, Range<Int>) -> Void
+    func run(_ chunk: Int) {
+        let lo = count * chunk / chunks, hi = count * (chunk + 1) / chunks
+        if lo < hi { body(chunk, lo..<hi) }
     }
 }
 
