@@ -208,4 +208,38 @@ struct PipelineConcurrencyTests {
         _ = try await change.value
         #expect(pipeline.loras == b.loras && pipeline.activeLoRAs == b.loras)
     }
+
+    @Test("A LoRA change, a run or a decoder change asked for from inside a run's own callbacks is refused; the run keeps its set")
+    func reentrantCallsRefused() throws {
+        let pipeline = try PipelineLCMRecipeTests.pipeline()
+        let (a, b) = try Self.requests(pipeline)
+        let aloneA = try pipeline.generate(a)
+        var errors: [String: PipelineError] = [:]
+        var calls = 0
+        func attempt(_ name: String, _ body: () throws(PipelineError) -> Void) {
+            calls += 1
+            do { try body() } catch { errors[name] = error }
+        }
+        let result = try pipeline.generate(a, onEvent: { event in
+            guard case .step(index: 1, count: _, timestep: _) = event else { return }
+            attempt("setLoRAs") { () throws(PipelineError) in _ = try pipeline.setLoRAs(b.loras) }
+            attempt("fuse") { () throws(PipelineError) in _ = try pipeline.fuse(b.loras) }
+            attempt("generate") { () throws(PipelineError) in _ = try pipeline.generate(b) }
+            attempt("setTinyAutoencoder") { () throws(PipelineError) in try pipeline.setTinyAutoencoder(nil) }
+        }, isCancelled: {
+            attempt("fuse from isCancelled") { () throws(PipelineError) in _ = try pipeline.fuse([]) }
+            return false
+        })
+        #expect(calls > 5)
+        for name in ["setLoRAs", "fuse", "generate", "setTinyAutoencoder"] {
+            #expect(errors[name] == .calledDuringOwnRun(operation: name), "\(name)")
+        }
+        #expect(errors["fuse from isCancelled"] == .calledDuringOwnRun(operation: "fuse"))
+        Self.expectClose(result, aloneA, "a run whose callback asked for another LoRA set")
+        #expect(pipeline.loras.isEmpty && pipeline.activeLoRAs == a.loras)
+        #expect(pipeline.runLock.waiting == 0)
+        // Once the run has returned, the same calls go through.
+        _ = try pipeline.setLoRAs(b.loras)
+        #expect(pipeline.loras == b.loras && pipeline.activeLoRAs == b.loras)
+    }
 }

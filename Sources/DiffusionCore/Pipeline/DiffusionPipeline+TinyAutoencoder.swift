@@ -48,7 +48,7 @@ extension DiffusionPipeline {
                 throw .incompatibleComponent(path: path, reason: "a tiny autoencoder with spatial factor \(model.downscaleFactor); this model's VAE has \(vae.downscaleFactor)")
             }
         }
-        try exclusively { () throws(PipelineError) in tinyAutoencoder = model }
+        try exclusively("setTinyAutoencoder") { () throws(PipelineError) in tinyAutoencoder = model }
     }
 
     /// Refuses, before any step runs, a request for the tiny decoder when none is loaded.

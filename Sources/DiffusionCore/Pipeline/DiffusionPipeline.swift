@@ -20,7 +20,10 @@ import LoRAKit
 /// ``events(_:)``) and changes of its LoRAs or tiny autoencoder (``fuse(_:)``, ``setLoRAs(_:)``,
 /// ``setTinyAutoencoder(_:path:)``) take turns: concurrent calls **queue** and are served one at a time in
 /// arrival order, each with exactly the result it would have had alone — a run's LoRA set stays applied until it
-/// has finished, whatever other callers ask for meanwhile. A queued run whose `isCancelled` turns true (or
+/// has finished, whatever other callers ask for meanwhile. The same calls made from inside a run on the same
+/// pipeline (from its `onEvent` or `isCancelled` callback, on the run's thread) would change the running job or
+/// wait for themselves: they throw ``PipelineError/calledDuringOwnRun(operation:)`` at once and change nothing
+/// (make them after the run returns, or from another thread, where they queue). A queued run whose `isCancelled` turns true (or
 /// whose ``events(_:)`` consumer is cancelled) leaves the queue within about 10 ms with
 /// ``PipelineError/cancelled``, without waiting for the run ahead of it. Settings (``loraApplication``,
 /// ``loraLibrary``, ``releasesWeightPagesBeforeDecode``) and the read-only properties may be used at any time;
@@ -156,15 +159,23 @@ public final class DiffusionPipeline: @unchecked Sendable {
     /// waiting for its turn when `isCancelled` says so throws ``PipelineError/cancelled`` without running.
     public func generate(_ request: GenerationRequest, onEvent: (GenerationEvent) -> Void = { _ in },
                          isCancelled: () -> Bool = { false }) throws(PipelineError) -> GenerationResult {
-        try exclusively(isCancelled: isCancelled) { () throws(PipelineError) -> GenerationResult in
+        try exclusively("generate", isCancelled: isCancelled) { () throws(PipelineError) -> GenerationResult in
             try run(request, onEvent: onEvent, isCancelled: isCancelled)
         }
     }
 
     /// Runs `body` holding the pipeline's turn (waiting for it in the queue of callers).
-    /// - Throws: ``PipelineError/cancelled`` when `isCancelled` says so while waiting; what `body` throws.
-    func exclusively<T>(isCancelled: () -> Bool = { false }, _ body: () throws(PipelineError) -> T) throws(PipelineError) -> T {
-        guard runLock.acquire(isCancelled: isCancelled) else { throw .cancelled }
+    /// - Parameter operation: the public call, as ``PipelineError/calledDuringOwnRun(operation:)`` names it.
+    /// - Throws: ``PipelineError/cancelled`` when `isCancelled` says so while waiting;
+    ///   ``PipelineError/calledDuringOwnRun(operation:)`` when the calling thread holds the turn already (a call
+    ///   from a run's own callbacks); what `body` throws.
+    func exclusively<T>(_ operation: String, isCancelled: () -> Bool = { false },
+                        _ body: () throws(PipelineError) -> T) throws(PipelineError) -> T {
+        switch runLock.acquire(isCancelled: isCancelled) {
+        case .acquired: break
+        case .cancelled: throw .cancelled
+        case .heldByCaller: throw .calledDuringOwnRun(operation: operation)
+        }
         defer { runLock.release() }
         return try body()
     }

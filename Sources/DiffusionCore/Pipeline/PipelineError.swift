@@ -33,6 +33,10 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
     case notALoRA(path: String, reason: String)
     /// The caller's task was cancelled between two steps.
     case cancelled
+    /// A call that takes the pipeline's turn (`generate`, `fuse`, `setLoRAs`, `setTinyAutoencoder`) made from
+    /// inside a run on the same pipeline (its `onEvent` or `isCancelled` callback): refused, the running job
+    /// unchanged. Make it after the run returns, or from another thread (where it waits for its turn).
+    case calledDuringOwnRun(operation: String)
 
     public var description: String {
         switch self {
@@ -55,6 +59,8 @@ public enum PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .loraFile(path, underlying): return "\(path): \(underlying)"
         case let .notALoRA(path, reason): return "\(path): not a LoRA: \(reason)"
         case .cancelled: return "generation cancelled"
+        case let .calledDuringOwnRun(operation):
+            return "\(operation) cannot be called from inside a generation running on the same pipeline (its onEvent or isCancelled callback): the running job would change; call it after the run returns, or from another thread"
         }
     }
 }

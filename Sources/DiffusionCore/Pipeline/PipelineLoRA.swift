@@ -55,8 +55,8 @@ extension DiffusionPipeline {
     /// its prompt's `<lora:…>` tags — and fuses them now. See ``fuse(_:)`` for what fusing does.
     @discardableResult
     public func setLoRAs(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
-        try exclusively { () throws(PipelineError) -> LoRAFusionReport in
-            let report = try fuse(loras)
+        try exclusively("setLoRAs") { () throws(PipelineError) -> LoRAFusionReport in
+            let report = try fuseHoldingTurn(loras)
             self.loras = loras
             return report
         }
@@ -76,13 +76,15 @@ extension DiffusionPipeline {
     /// UNet weights stored in half precision (F16 / BF16) are fused into that type, as PEFT's `fuse_lora` does to
     /// a half-precision model (the delta rounded to the weight's type, then added in it), so a fused layer takes
     /// what the mapped one did; float32 weights and the text encoders are fused in float32. Waits for a run in
-    /// progress to finish (see "Sharing one pipeline" in ``DiffusionPipeline``).
+    /// progress to finish (see "Sharing one pipeline" in ``DiffusionPipeline``); called from inside a run on this
+    /// pipeline (its `onEvent` or `isCancelled` callback), throws ``PipelineError/calledDuringOwnRun(operation:)``.
     @discardableResult
     public func fuse(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
-        try exclusively { () throws(PipelineError) -> LoRAFusionReport in try fuseHoldingTurn(loras) }
+        try exclusively("fuse") { () throws(PipelineError) -> LoRAFusionReport in try fuseHoldingTurn(loras) }
     }
 
-    private func fuseHoldingTurn(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
+    /// ``fuse(_:)`` for a caller holding the pipeline's turn.
+    func fuseHoldingTurn(_ loras: [PipelineLoRA]) throws(PipelineError) -> LoRAFusionReport {
         let application = loraApplication  // read once: a change during this call takes effect at the next
         if let fused = fusion, fused.loras == loras, fused.application.appliesAtRunTime == application.appliesAtRunTime {
             return fused.report

@@ -1,16 +1,26 @@
 import Foundation
 
 /// Serialises the work of one pipeline that reads or changes its LoRA state (runs, LoRA-set changes): callers
-/// are served one at a time in arrival order. The thread holding it may take it again (a run applies its LoRA
-/// set through the same entry points a caller uses). A waiter whose `isCancelled` turns true leaves the queue
-/// within ``pollInterval`` without ever holding the lock.
+/// are served one at a time in arrival order. The thread holding it cannot take it again: such a call can only
+/// come from the holder's own callbacks (a run's `onEvent` or `isCancelled`), and would otherwise change the
+/// state under the running job or wait for itself, so it is refused at once. A waiter whose `isCancelled` turns
+/// true leaves the queue within ``pollInterval`` without ever holding the lock.
 final class PipelineRunLock: @unchecked Sendable {
     /// How often a waiter asks whether it was cancelled.
     static let pollInterval: TimeInterval = 0.01
 
+    /// How a call to ``acquire(isCancelled:)`` ended.
+    enum Acquisition: Equatable {
+        /// The caller holds the lock and must ``release()`` it.
+        case acquired
+        /// `isCancelled` said so while the caller waited; the lock is not held.
+        case cancelled
+        /// The calling thread holds the lock already (a call from inside the holder's own work); nothing changed.
+        case heldByCaller
+    }
+
     private let condition = NSCondition()
     private var owner: pthread_t?
-    private var depth = 0
     private var queue: [UInt64] = []
     private var nextTicket: UInt64 = 0
 
@@ -21,15 +31,13 @@ final class PipelineRunLock: @unchecked Sendable {
         return queue.count
     }
 
-    /// Waits for the lock; false (without it) when `isCancelled` said so first. `isCancelled` is called without
-    /// any lock held, so it may do anything.
-    func acquire(isCancelled: () -> Bool) -> Bool {
+    /// Waits for the lock. `isCancelled` is called without any lock held, so it may do anything.
+    func acquire(isCancelled: () -> Bool) -> Acquisition {
         let me = pthread_self()
         condition.lock()
         if let owner, pthread_equal(owner, me) != 0 {
-            depth += 1
             condition.unlock()
-            return true
+            return .heldByCaller
         }
         let ticket = nextTicket
         nextTicket += 1
@@ -44,24 +52,20 @@ final class PipelineRunLock: @unchecked Sendable {
                 queue.removeAll { $0 == ticket }
                 condition.broadcast()
                 condition.unlock()
-                return false
+                return .cancelled
             }
         }
         queue.removeFirst()
         owner = me
-        depth = 1
         condition.unlock()
-        return true
+        return .acquired
     }
 
-    /// Gives back one hold of the lock; the next waiter is served when the last hold is given back.
+    /// Gives the lock back; the next waiter is served.
     func release() {
         condition.lock()
-        depth -= 1
-        if depth == 0 {
-            owner = nil
-            condition.broadcast()
-        }
+        owner = nil
+        condition.broadcast()
         condition.unlock()
     }
 }

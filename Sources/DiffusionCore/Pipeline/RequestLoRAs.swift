@@ -4,7 +4,7 @@ import LoRAKit
 extension DiffusionPipeline {
     /// Fuses what `request` asks for — the pipeline's own LoRAs, the request's ``GenerationRequest/loras``, then
     /// the `<lora:…>` / `<lyco:…>` tags of its prompt and negative prompt resolved through ``loraLibrary`` —
-    /// unless that set is fused already.
+    /// unless that set is fused already. The caller holds the pipeline's turn.
     /// - Returns: the set fused and notes for the caller (tags of other extra-network kinds, which are removed
     ///   from the prompt and not applied; patches the model has no layer for).
     func prepareLoRAs(for request: GenerationRequest) throws(PipelineError) -> (loras: [AppliedLoRA], notes: [String]) {
@@ -21,7 +21,7 @@ extension DiffusionPipeline {
                                           origin: negative ? .negativePromptTag(tag) : .promptTag(tag)))
             }
         }
-        let report = try fuse(wanted.map(\.lora))
+        let report = try fuseHoldingTurn(wanted.map(\.lora))
         notes += report.skipped.map { "not applied: \($0)" }
         return (wanted, notes)
     }
