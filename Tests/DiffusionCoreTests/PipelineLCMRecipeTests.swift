@@ -153,4 +153,44 @@ struct PipelineLCMRecipeTests {
         #expect(LoRAStrengthRecipe.isLCMLoRA(name: "my-speedup", file: file))
         #expect(!LoRAStrengthRecipe.isLCMLoRA(name: "my-speedup", file: try LoRAFile(contentsOf: Self.url(c.loras[1]))))
     }
+
+    @Test("A set that fuses every parameter of a component as before keeps that component: no rebuild")
+    func unchangedComponentsKept() throws {
+        let c = try Self.fixture()
+        let pipeline = try Self.pipeline()
+        let file = try pipeline.openLoRA(at: Self.url(c.loras[1]))  // the style LoRA: UNet and text-encoder layers
+        func style(_ unet: Float, _ te: Float) -> [PipelineLoRA] {
+            [PipelineLoRA(name: "style", file: file, unetStrength: unet, textEncoderStrength: te)]
+        }
+        try pipeline.fuse(style(0.8, 0.5))
+        #expect(pipeline.unetBuildCount == 1 && pipeline.textEncoderBuildCount == 1)
+        let unet = pipeline.unet
+
+        // Only the text-encoder strength changes: the UNet stays the same object.
+        try pipeline.fuse(style(0.8, 0.3))
+        #expect(pipeline.unet === unet, "the UNet is not rebuilt for a text-encoder-only change")
+        #expect(pipeline.unetBuildCount == 1 && pipeline.textEncoderBuildCount == 2)
+
+        // Only the UNet strength changes: the text encoder is not rebuilt.
+        try pipeline.fuse(style(0.6, 0.3))
+        #expect(pipeline.unet !== unet)
+        #expect(pipeline.unetBuildCount == 2 && pipeline.textEncoderBuildCount == 2)
+
+        // What the kept components compute is what a fresh pipeline fusing the last set computes.
+        let fresh = try Self.pipeline()
+        try fresh.fuse([PipelineLoRA(name: "style", file: try fresh.openLoRA(at: Self.url(c.loras[1])), unetStrength: 0.6,
+                                     textEncoderStrength: 0.3)])
+        var request = Self.request(c)
+        request.loras = style(0.6, 0.3)
+        let kept = try pipeline.generate(request)
+        request.loras = fresh.activeLoRAs
+        let rebuilt = try fresh.generate(request)
+        #expect(PipelineLoRATests.close(kept.latents, rebuilt.latents, relative: 1e-5).ok)
+        #expect(PipelineLoRATests.close(kept.images, rebuilt.images, relative: 1e-5).ok)
+
+        // Back to no LoRA: the text encoder is the loaded one again; the UNet is built once more on the mapped weights.
+        try pipeline.fuse([])
+        #expect(pipeline.unetBuildCount == 3 && pipeline.textEncoderBuildCount == 2)
+        #expect(pipeline.promptEncoder.stages[0].encoder.replacedParameters.isEmpty)
+    }
 }

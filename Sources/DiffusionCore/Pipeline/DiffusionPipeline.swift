@@ -88,6 +88,16 @@ public final class DiffusionPipeline: @unchecked Sendable {
         get { state.read { $0.fusionCount } }
         set { state.withLock { $0.fusionCount = newValue } }
     }
+    /// How many times a LoRA set change built a UNet / a text encoder with fused weights (one that fuses every
+    /// parameter as the set before did builds none).
+    var unetBuildCount: Int {
+        get { state.read { $0.unetBuildCount } }
+        set { state.withLock { $0.unetBuildCount = newValue } }
+    }
+    var textEncoderBuildCount: Int {
+        get { state.read { $0.textEncoderBuildCount } }
+        set { state.withLock { $0.textEncoderBuildCount = newValue } }
+    }
     public let vae: AutoencoderKLModel
     /// Whether a run lets the mapped pages of the text-encoder weights go once the prompts are encoded, and those
     /// of the UNet before it decodes (default on): the denoising loop and the decode's full-size activations then
@@ -266,6 +276,8 @@ struct PipelineState {
     var tinyAutoencoder: AutoencoderTinyModel?
     var fusion: Fusion?
     var fusionCount = 0
+    var unetBuildCount = 0
+    var textEncoderBuildCount = 0
     /// LoRA files opened for prompt tags and request names, by path (so an unchanged set is not fused again).
     var openedLoRAs: [String: LoRAFile] = [:]
 }

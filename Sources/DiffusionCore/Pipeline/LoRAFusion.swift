@@ -61,6 +61,12 @@ struct FusionResult {
 
     var isEmpty: Bool { fused.isEmpty && adapters.isEmpty }
 
+    /// Whether this result is exactly `previous`: no adapters, and every fused parameter taken over from it (so
+    /// the same parameters, fused the same way). A component built from `previous` needs no rebuilding.
+    func reusesAll(of previous: [String: FusedParameter]) -> Bool {
+        adapters.isEmpty && reused == fused.count && fused.count == previous.count
+    }
+
     /// The fused values by canonical name.
     var overrides: [String: FusedValues] { fused.mapValues(\.values) }
 

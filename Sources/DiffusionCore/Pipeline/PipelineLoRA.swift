@@ -111,12 +111,20 @@ extension DiffusionPipeline {
         report.unetParametersReused = unetResult.reused
         var encoders: [CLIPTextEncoder] = []
         var textEncoderParameters: [[String: FusedParameter]] = []
+        let current = promptEncoder.stages.map(\.encoder)
         for (i, (stage, source)) in zip(originalTextEncoders, textEncoderFusionSources).enumerated() {
             let previous = fusion.map { i < $0.textEncoderParameters.count ? $0.textEncoderParameters[i] : [:] } ?? [:]
             let result = try LoRAFusion.apply(teInputs, source: source, previous: previous, skipped: &report.skipped)
             report.textEncoderLayersPatched += result.weightsPatched
             textEncoderParameters.append(result.fused)
-            do { encoders.append(result.isEmpty ? stage : try stage.replacingParameters(result.floatOverrides)) } catch { throw .text(error) }
+            if result.reusesAll(of: previous), i < current.count {
+                encoders.append(current[i])  // every fused parameter as before: the encoder as it is
+            } else if result.isEmpty {
+                encoders.append(stage)
+            } else {
+                do { encoders.append(try stage.replacingParameters(result.floatOverrides)) } catch { throw .text(error) }
+                textEncoderBuildCount += 1
+            }
         }
         for lora in loras {
             for patch in lora.file.modules where !partsPresent.contains(ModelPart(patch.target.component)) {
@@ -133,14 +141,17 @@ extension DiffusionPipeline {
         report.embeddings = embeddings.map(\.name)
         let prompts: PromptEncoder
         do { prompts = try PromptEncoder(tokenizers: tokenizers, encoders: encoders, embeddings: embeddings) } catch { throw .text(error) }
-        // The UNet as loaded stays when neither the old nor the new set patches it.
-        if !unetResult.isEmpty || fusion?.unetPatched == true {
+        // The UNet as loaded stays when neither the old nor the new set patches it, and the UNet as it is when
+        // the new set fuses every parameter as the old one did (no run-time adapters before or now).
+        let unetUnchanged = unetResult.reusesAll(of: fusion?.unetParameters ?? [:]) && fusion?.report.unetLayersAtRunTime ?? 0 == 0
+        if !unetUnchanged && (!unetResult.isEmpty || fusion?.unetPatched == true) {
             do {
                 // LoRA-fused tensors replace the mapped ones they name; every other tensor stays mapped.
                 unet = try UNetModel(configuration: sources.unetConfig, tensors: sources.unetTensors,
                                      description: sources.unetDescription, loading: loading, overrides: unetResult.overrides,
                                      adapters: unetResult.adapters)
             } catch { throw .model(error) }
+            unetBuildCount += 1
         }
         promptEncoder = prompts
         fusion = Fusion(loras: loras, application: application, report: report, unetPatched: !unetResult.isEmpty,
