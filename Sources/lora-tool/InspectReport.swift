@@ -180,7 +180,7 @@ enum LoRAInspection {
         if !lora.embeddedTokens.isEmpty {
             out += "  Embedded tokens: " + lora.embeddedTokens.map { "\($0.name) [\($0.shape.map(String.init).joined(separator: ", "))]" }.joined(separator: ", ") + "\n"
         }
-        let h = lora.file.computeHashes()
+        let h = lora.file.computeContentHashes()
         out += "  SHA-256:      \(h.sha256) (AutoV2 \(h.autoV2))\n"
         var sshs = "  sshs_model_hash: \(h.sshsModelHash)"
         if let stored = lora.file.metadata?["sshs_model_hash"] { sshs += stored == h.sshsModelHash ? " (matches stored)" : " (stored \(stored) differs)" }

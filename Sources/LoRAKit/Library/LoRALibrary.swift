@@ -162,9 +162,9 @@ public struct LoRALibrary: Sendable {
             guard let before = FileStamp.of(entry.path) else { fail("the file is gone"); continue }
             guard before.size == entry.fileSize else { fail("the file changed since the scan; scan again"); continue }
             do {
-                let h = try SafetensorsFile(path: entry.path).computeHashes()
+                let h = try SafetensorsFile(path: entry.path).computeContentHashes()
                 guard FileStamp.of(entry.path) == before else { fail("the file changed while hashing"); continue }
-                out[entry.relativePath] = LoRAFileHashes(sha256: h.sha256, sshsModelHash: h.sshsModelHash)
+                out[entry.relativePath] = h
                 stamps[entry.relativePath] = before
             } catch {
                 failures.append(.invalidFile(path: entry.path, underlying: error))
