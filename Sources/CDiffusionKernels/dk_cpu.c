@@ -1,5 +1,6 @@
 #include "dk_cpu.h"
 #include "dk_simd.h"
+#include <stdatomic.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -39,23 +40,26 @@ int dk_cpu_has_avx2_fma(void) { return 0; }
 int dk_cpu_has_avx512f(void) { return 0; }
 #endif
 
-static volatile int dk_max_level = -1;
-static volatile int dk_best_level = -1; /* detected once; cpuid is slow under a hypervisor */
+/* Process-wide state read by every dispatching kernel while tests may change the cap from other threads: C11
+   atomics (relaxed: each value stands alone, nothing else is published through it), so that the concurrent reads
+   and writes are defined behaviour and not a data race. On x86 a relaxed load or store is a plain move. */
+static _Atomic int dk_max_level = -1;
+static _Atomic int dk_best_level = -1; /* detected once; cpuid is slow under a hypervisor */
 
-void dk_cpu_set_max_level(int level) { dk_max_level = level; }
+void dk_cpu_set_max_level(int level) { atomic_store_explicit(&dk_max_level, level, memory_order_relaxed); }
 
 int dk_cpu_best_level(void) {
-    int best = dk_best_level;
-    if (best < 0) {
+    int best = atomic_load_explicit(&dk_best_level, memory_order_relaxed);
+    if (best < 0) { /* threads that race here detect the same value */
         best = dk_cpu_has_avx512f() ? 2 : (dk_cpu_has_avx2_fma() ? 1 : 0);
-        dk_best_level = best;
+        atomic_store_explicit(&dk_best_level, best, memory_order_relaxed);
     }
     return best;
 }
 
 int dk_cpu_level(void) {
     int best = dk_cpu_best_level();
-    int cap = dk_max_level;
+    int cap = atomic_load_explicit(&dk_max_level, memory_order_relaxed);
     if (cap >= 0 && cap < best) return cap;
     return best;
 }

@@ -14,10 +14,7 @@ package enum KernelLevel: Int, Sendable, CaseIterable {
     package static var current: KernelLevel { KernelLevel(rawValue: Int(dk_cpu_level())) ?? .portable }
 
     /// The best path this processor supports.
-    package static var best: KernelLevel {
-        if dk_cpu_has_avx512f() != 0 { return .avx512 }
-        return dk_cpu_has_avx2_fma() != 0 ? .avx2 : .portable
-    }
+    package static var best: KernelLevel { KernelLevel(rawValue: Int(dk_cpu_best_level())) ?? .portable }
 
     /// Caps the path at `level` (nil: the best the processor has), process-wide; for tests and benchmarks.
     package static func setMaximum(_ level: KernelLevel?) { dk_cpu_set_max_level(Int32(level?.rawValue ?? -1)) }
