@@ -389,6 +389,8 @@ int dk_attention_tile(const float *q, size_t ldq, const float *packed, float *o,
     if (rows == 0) return 0;
     if (rows > QT || keys == 0 || d == 0 || dv == 0) return -1;
 #ifdef DK_X86
+    int best = dk_cpu_best_level();
+    if (level > best) level = best; /* never an instruction the processor lacks, whatever the caller passed */
     if (level >= 1) {
         /* AVX-512 processors: the softmax step and, without a causal mask, the scores in 16-lane vectors; the
            value product too where the heads are a whole number of 16-lane vectors wide. */

@@ -29,8 +29,9 @@ void dk_attention_pack(const float *k, size_t ldk, const float *v, size_t ldv, s
 /// is non-zero: query row r, whose index in the sequence is `first_query + r`, sees key j only if
 /// j ≤ first_query + r. Float32 throughout; a row whose every score is −inf gives NaN, as torch does.
 /// `level` is the instruction-set level (`dk_cpu_level()`) the caller read once for the whole attention call, so
-/// that a level changed meanwhile cannot leave some tiles unwritten.
-/// Returns 0, or −1 (nothing written) when `level` has no vectorised path.
+/// that a level changed meanwhile cannot leave some tiles unwritten; a level above what the processor has is
+/// lowered to it.
+/// Returns 0, or −1 (nothing written) when `level` (so lowered) has no vectorised path.
 int dk_attention_tile(const float *q, size_t ldq, const float *packed, float *o, size_t ldo, size_t rows,
                       size_t keys, size_t d, size_t dv, float scale, int causal, long first_query, float *scratch,
                       int level);
