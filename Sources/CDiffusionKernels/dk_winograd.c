@@ -86,7 +86,9 @@ DK_INLINE void wg_input_body(const float *x, int cin, int h, int w, int pt, int 
                     memset(prow, 0, sizeof(float) * (size_t)len);
                 } else {
                     for (int k = 0; k < lo; k++) prow[k] = 0;
-                    memcpy(prow + lo, img + (size_t)y * w + xb + lo, sizeof(float) * (size_t)(hi - lo));
+                    /* Only when some column lies inside, and xb + lo (≥ 0) summed first: img + y·w + xb alone may
+                       point before the image, and past its end when the segment lies wholly in the right padding. */
+                    if (hi > lo) memcpy(prow + lo, img + (size_t)y * w + (xb + lo), sizeof(float) * (size_t)(hi - lo));
                     for (int k = hi; k < len; k++) prow[k] = 0;
                 }
                 for (int s = 0; s < seg; s++) {
