@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoRAToolTests",
-            dependencies: ["LoRAKit", "DiffusionCore", "TestSupport"],
+            dependencies: ["LoRAKit", "DiffusionCore", "TestSupport", "lora-tool"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -77,6 +77,19 @@ func printJSON(_ object: Any) throws {
     try emit(String(decoding: data, as: UTF8.self) + "\n")
 }
 
+/// A Codable value as a JSON object for a `--json` report, its keys in snake case as every key of the reports.
+/// A value that cannot be encoded stops the run with one line on stderr and, under `--json`, the JSON error
+/// object (``ErrorReport``) — never a report with an empty object in its place.
+func jsonObject<T: Encodable>(_ value: T, configure: (JSONEncoder) -> Void = { _ in }) throws -> Any {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    configure(encoder)
+    do { return try JSONSerialization.jsonObject(with: encoder.encode(value)) } catch {
+        printError("cannot encode the report as JSON: \(error)", error)
+        throw badInputExitCode
+    }
+}
+
 /// Prints an Encodable value as JSON on stdout (sorted keys, pretty).
 func printJSON<T: Encodable>(encoding value: T, configure: (JSONEncoder) -> Void = { _ in }) throws {
     let encoder = JSONEncoder()

@@ -231,7 +231,7 @@ struct GenerateCommand: ParsableCommand {
                            "lora_layers": ["unet": pipeline.activeLoRAReport?.unetLayersPatched ?? 0,
                                            "unet_at_run_time": pipeline.activeLoRAReport?.unetLayersAtRunTime ?? 0,
                                            "text_encoder": pipeline.activeLoRAReport?.textEncoderLayersPatched ?? 0],
-                           "notes": result.notes, "model": pipeline.loadReport.jsonObject] as [String: Any])
+                           "notes": result.notes, "model": try jsonObject(pipeline.loadReport)] as [String: Any])
         } else {
             try emit("Wrote \(urls.map(\.path).joined(separator: ", ")) (\(size.0)×\(size.1), \(request.steps) steps, seed \(seed), \(String(format: "%.1f", progress.elapsed)) s)\n")
         }

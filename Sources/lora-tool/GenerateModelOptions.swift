@@ -26,13 +26,3 @@ struct GenerateModelOptions: ParsableArguments {
                          vae: vae.map { URL(fileURLWithPath: $0) }, predictionType: predictionType)
     }
 }
-
-extension ModelLoadReport {
-    /// The report as a JSON object (for `--json`), its keys in snake case as every other key of the report.
-    var jsonObject: Any {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        guard let data = try? encoder.encode(self), let object = try? JSONSerialization.jsonObject(with: data) else { return [:] }
-        return object
-    }
-}

@@ -134,9 +134,6 @@ struct ListCommand: ParsableCommand {
         let s = scan.statistics
         let report = Report(folder: scan.folder.path, entries: entries, skipped: scan.skipped, filesFound: s.filesFound,
                             headersRead: s.read, reusedFromIndex: s.reused, indexProblem: s.indexProblem)
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        return try JSONSerialization.jsonObject(with: encoder.encode(report))
+        return try jsonObject(report) { $0.dateEncodingStrategy = .iso8601 }
     }
 }

@@ -153,10 +153,3 @@ enum OutputDType: String, ExpressibleByArgument, CaseIterable {
         }
     }
 }
-
-/// A Codable value as a JSON object for `printJSON`.
-func jsonObject<T: Encodable>(_ value: T) throws -> Any {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    return try JSONSerialization.jsonObject(with: encoder.encode(value))
-}
