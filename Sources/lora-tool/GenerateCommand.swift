@@ -137,6 +137,17 @@ struct GenerateCommand: ParsableCommand {
         return (1...batch).map { url.deletingLastPathComponent().appendingPathComponent("\(stem)-\($0).\(ext)") }
     }
 
+    /// The files the `<lora:…>` / `<lyco:…>` tags of `prompts` resolve to, as the pipeline resolves them (through
+    /// the same library). A tag that does not parse or resolve is left to the run, which refuses it before any
+    /// step with the typed error naming the tag.
+    static func promptTagLoRAFiles(_ prompts: [String], loraDir: String?) -> [URL] {
+        let library = LoRALibrary(folder: loraDir.map { URL(fileURLWithPath: $0) })
+        return prompts.flatMap { text -> [URL] in
+            guard let tags = try? PromptLoRATags.parse(text) else { return [] }
+            return tags.loras.compactMap { try? library.resolve($0.name).url }
+        }
+    }
+
     /// Why a PNG cannot be written at `url`, found before the run rather than after it: its folder is missing, or
     /// something other than a regular file (a folder, a device, a pipe) is there.
     static func unwritable(_ url: URL) -> String? {
@@ -155,8 +166,10 @@ struct GenerateCommand: ParsableCommand {
             printError("\(clash.path): --preview and --output name the same file")
             throw badInputExitCode
         }
-        // No output may be an input (the init image, a LoRA, the model folder or a file in it), even with --force.
+        // No output may be an input (the init image, a LoRA given by --lora or named by a prompt tag, the model
+        // folder or a file in it), even with --force.
         let loraFiles = try loraArguments.map { try resolveLoRA(try LoRASpec(parsing: $0).path, loraDir: loraDir).url }
+            + Self.promptTagLoRAFiles([prompt, negative], loraDir: loraDir)
         let inputs = [URL(fileURLWithPath: model)] + images.inputs
             + (decoding.taesd.map { [URL(fileURLWithPath: $0)] } ?? []) + loading.inputs + loraFiles
         for url in urls + previewURLs {

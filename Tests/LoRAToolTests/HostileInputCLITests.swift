@@ -39,6 +39,33 @@ struct HostileInputCLITests {
         #expect(run.stderrLines.count == 1 && run.stderr.contains("the output is one of the inputs"), "\(run.stderr)")
     }
 
+    @Test("generate --force never writes over a LoRA named only by a prompt tag (by path or by library name)")
+    func outputIsTaggedLoRA() throws {
+        let dir = try CLI.makeTemporaryFolder("generate-over-tagged-lora")
+        defer { CLI.removeTemporaryFolder(dir) }
+        let lora = dir.appendingPathComponent("style").path
+        try FileManager.default.copyItem(atPath: Self.kohya, toPath: lora)
+        let library = dir.appendingPathComponent("loras")
+        try FileManager.default.createDirectory(at: library, withIntermediateDirectories: true)
+        // A library LoRA (a .safetensors name, which generate refuses as an output) reached through a hard link.
+        let named = library.appendingPathComponent("pixel.safetensors").path
+        try FileManager.default.copyItem(atPath: Self.kohya, toPath: named)
+        let linked = dir.appendingPathComponent("linked.png").path
+        try FileManager.default.linkItem(atPath: named, toPath: linked)
+        let runs: [(arguments: [String], message: String)] = [
+            (["--prompt", "x <lora:\(lora):0.5>", "-o", lora], "the output is one of the inputs"),
+            (["--prompt", "x", "--negative", "blurry <lora:\(lora)>", "-o", lora], "the output is one of the inputs"),
+            (["--prompt", "x <lora:pixel:0.5>", "--lora-dir", library.path, "-o", linked], "the output is the input \(named)"),
+        ]
+        for (arguments, message) in runs {
+            let run = try CLI.expectUnchanged([dir.path]) {
+                try CLI.run(["generate", "--model", Self.model, "--steps", "2", "--force"] + arguments)
+            }
+            #expect(run.status == 1, "\(arguments): \(run)")
+            #expect(run.stderrLines.count == 1 && run.stderr.contains(message), "\(arguments): \(run.stderr)")
+        }
+    }
+
     @Test("with --force, a pipe at the output is refused by every command and stays a pipe (a device would be lost)")
     func outputIsPipe() throws {
         let dir = try CLI.makeTemporaryFolder("output-pipe")
