@@ -19,6 +19,29 @@ struct MergeCLITests {
         })
     }
 
+    @Test("an output in a missing folder is refused, naming the folder, for folder and file outputs alike; nothing is created")
+    func missingParentFolder() throws {
+        let tmp = try CLI.makeTemporaryFolder("merge-missing-parent")
+        defer { CLI.removeTemporaryFolder(tmp) }
+        let missing = tmp.appendingPathComponent("a/b")
+        let runs: [[String]] = [
+            ["merge", "--base", Self.sd1, "--lora", Self.kohya + ":0.8", "-o", missing.appendingPathComponent("c").path],
+            ["merge", "--base", Self.sd1UNet, "--lora", Self.kohya + ":0.8", "-o", missing.appendingPathComponent("c.safetensors").path],
+            ["merge", "--lora", Self.kohya, "--lora", Self.second, "-o", missing.appendingPathComponent("c.safetensors").path],
+            ["resize", Self.kohya, "--rank", "2", "-o", missing.appendingPathComponent("c.safetensors").path],
+        ]
+        for arguments in runs {
+            let r = try CLI.expectUnchanged([Self.sd1, Self.kohya]) { try CLI.run(arguments) }
+            #expect(r.status == 1, "\(arguments): \(r)")
+            #expect(r.stderrLines.count == 1 && r.stderr.contains(missing.path), "\(arguments): \(r.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).isEmpty, "\(arguments) created a folder")
+        }
+        // The output folder itself is made when its parent exists.
+        let out = tmp.appendingPathComponent("baked")
+        let r = try CLI.run(["merge", "--base", Self.sd1, "--lora", Self.kohya + ":0.8", "-o", out.path])
+        #expect(r.status == 0 && OutputPath.isFolder(out), "\(r)")
+    }
+
     @Test("--base FOLDER --lora FILE:0.8 --json: report lists the applied modules and output files; weights match diffusers")
     func bakeIntoFolder() throws {
         let tmp = try CLI.makeTemporaryFolder("merge-folder")

@@ -10,10 +10,9 @@ enum FolderPublisher {
         let fm = FileManager.default
         let parent = destination.deletingLastPathComponent()
         let staging = parent.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(UUID().uuidString.prefix(8))")
-        do {
-            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        } catch {
-            throw .fileSystem(path: parent.path, reason: "cannot create the output's folder: \(error.localizedDescription)")
+        // Only the output folder itself is made (by renaming the staging folder); its parent must exist.
+        guard OutputPath.isFolder(parent) else {
+            throw .invalidOutput(path: destination.path, reason: "the folder \(parent.path) does not exist")
         }
         guard let pending = PendingOutputs.register(staging.path) else { throw stopping(destination) }
         do {

@@ -136,7 +136,6 @@ final class MergePlan: @unchecked Sendable {
         }
         let name = file.relativePath
         do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try writer.write(to: url, overwrite: overwrite, protecting: [file.url], progress: { done, total in
                 progress?(MergeProgress(file: name, tensorsDone: done, tensorCount: total))
             }, beforeCommit: beforeCommit.map { check in { () throws in try check() } })

@@ -32,7 +32,12 @@ public enum ModelMerger {
                 try FolderPublisher.publish(from: folder, to: output, overwrite: options.overwrite,
                                             rewritten: Set(plan.files.map(\.relativePath))) { (staging) throws(MergeError) in
                     for file in plan.files {
-                        try plan.write(file, to: staging.appendingPathComponent(file.relativePath), progress: progress)
+                        let url = staging.appendingPathComponent(file.relativePath)
+                        // Subfolders inside the staging folder only (`unet/`, …); never above the output.
+                        do { try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true) } catch {
+                            throw .fileSystem(path: url.deletingLastPathComponent().path, reason: "\(error)")
+                        }
+                        try plan.write(file, to: url, progress: progress)
                     }
                     if options.outputDType != nil {
                         for shards in plan.shardIndexes { try ShardIndex.updateTotalSize(shards.index, shards: shards.shards, in: staging) }
@@ -58,12 +63,17 @@ extension MergeTarget {
     }
 }
 
-/// Refuses outputs that exist (without overwrite), or that are, contain or sit inside an input
-/// (the base model or one of the LoRA files).
+/// Refuses outputs that exist (without overwrite), whose folder does not exist, or that are, contain or sit inside
+/// an input (the base model or one of the LoRA files).
 enum OutputGuard {
     static func check(output: URL, target: MergeTarget, base: URL, sources: [MergeSource], overwrite: Bool) throws(MergeError) {
         if let reason = OutputPath.conflict(output: output, inputs: [base] + sources.compactMap(\.sourceFile)) {
             throw .invalidOutput(path: output.path, reason: reason)
+        }
+        // The output's folder must exist, for a folder output as for a file: only the output itself is created.
+        let parent = output.deletingLastPathComponent()
+        if !OutputPath.isFolder(parent) {
+            throw .invalidOutput(path: output.path, reason: "the folder \(parent.path) does not exist")
         }
         if !target.isFolder, OutputPath.isFolder(output) {
             throw .invalidOutput(path: output.path, reason: "is a folder; the merged model is one file")

@@ -35,6 +35,10 @@ final class AtomicFile: @unchecked Sendable {
         guard let created else { throw .io(path: destination, operation: "write (the process is stopping)", errno: ECANCELED) }
         guard fd >= 0, let path = created.path else {
             PendingOutputs.unregister(created.token)
+            if createError == ENOENT || createError == ENOTDIR {
+                // The output's folder is missing (it is never created): name it.
+                throw .io(path: folder.isEmpty ? "/" : folder, operation: "write \(base) into the folder", errno: createError)
+            }
             throw .io(path: destination, operation: "create temporary file for", errno: createError)
         }
         self.fd = fd
