@@ -1,4 +1,5 @@
-// Private: scalar float16 / bfloat16 → float32 conversions (exact, subnormals included).
+// Private: scalar float16 / bfloat16 → float32 conversions (exact, subnormals included; a signalling half NaN
+// comes out quiet, as the F16C instruction gives it).
 #pragma once
 #include "dk_conv_dispatch.h"
 #include <stdint.h>
@@ -17,8 +18,8 @@ DK_INLINE float dkc_f16_to_float(uint16_t h) {
             memcpy(&bits, &f, 4);
             bits |= sign;
         }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp == 31) { /* ±inf, or a NaN made quiet as F16C's vcvtph2ps and torch's conversion make it */
+        bits = sign | 0x7f800000u | (man << 13) | (man ? 0x00400000u : 0u);
     } else {
         bits = sign | ((exp + 112u) << 23) | (man << 13);
     }

@@ -276,13 +276,14 @@ struct KernelEdgeShapeTests {
         }
     }
 
-    @Test("half and bfloat16 widening of every bit pattern, and of short runs, at every level")
+    @Test("half and bfloat16 widening of every bit pattern (NaNs bit for bit), and of short runs, at every level")
     func widening() throws {
         let all = (0...UInt16.max).map { $0 }
         func f16(_ h: UInt16) -> UInt32 {
             let sign = UInt32(h & 0x8000) << 16, e = UInt32(h >> 10) & 0x1f, m = UInt32(h & 0x3ff)
             if e == 0 { return sign | (Float(m) * 0x1p-24).bitPattern }
-            if e == 31 { return sign | 0x7f80_0000 | (m << 13) }
+            // A signalling NaN comes out quiet, as F16C's conversion and torch's give it.
+            if e == 31 { return sign | 0x7f80_0000 | (m << 13) | (m != 0 ? 0x40_0000 : 0) }
             return sign | ((e + 112) << 23) | (m << 13)
         }
         for n in [1, 7, 8, 9, 15, 16, 17, 31, 33, all.count] {
@@ -290,7 +291,7 @@ struct KernelEdgeShapeTests {
             KernelPaths.forEach { level in
                 var out = [Float](repeating: 0, count: n)
                 dk_f16_to_f32(src, &out, n)
-                for i in 0..<n where !(out[i].bitPattern == f16(src[i]) || (out[i].isNaN && Float(bitPattern: f16(src[i])).isNaN)) {
+                for i in 0..<n where out[i].bitPattern != f16(src[i]) {
                     Issue.record("f16 \(String(src[i], radix: 16)) → \(out[i]) at n \(n) \(level)")
                     break
                 }
