@@ -55,7 +55,17 @@ struct ResizeCommand: ParsableCommand {
         do {
             let lora = try LoRAFile(contentsOf: URL(fileURLWithPath: input))
             let options = LoRAResize.Options(rank: rank, convRank: convRank, rule: rule, dtype: dtype?.dtype ?? .f32, overwrite: outputFlags.force)
-            let report = try LoRAResize.resize(lora, options: options, output: URL(fileURLWithPath: output))
+            let showProgress = isatty(STDERR_FILENO) != 0
+            var progress: (@Sendable (LoRAResize.Progress) -> Void)?
+            if showProgress {
+                progress = { p in writeStandardError("\r\u{1B}[Kresize: \(p.done)/\(p.total) modules") }
+            }
+            let report: LoRAResize.Report
+            do { report = try LoRAResize.resize(lora, options: options, output: URL(fileURLWithPath: output), progress: progress) } catch {
+                if showProgress { writeStandardError("\r\u{1B}[K") }
+                throw error
+            }
+            if showProgress { writeStandardError("\r\u{1B}[K") }
             if !rule.isDynamic { noteRankCap(requested: rank, written: report.modules.map(\.newRank).max() ?? 0, option: "--rank") }
             if outputFlags.json { try printJSON(try jsonObject(report)); return }
             if verbose {

@@ -91,4 +91,73 @@ struct RankToolsResizeTests {
         let loha = try LoRAFile(contentsOf: Fixtures.url("loha.safetensors", subdirectory: "lora"))
         #expect(throws: RankToolsError.self) { try LoRAResize.resize(loha, options: .init(rank: 2), output: folder.appendingPathComponent("l.safetensors")) }
     }
+
+    /// Deterministic factors in [-1, 1).
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Double(state >> 11) / Double(1 << 53)) * 2 - 1
+        }
+    }
+
+    @Test("Growing past the old rank keeps the rank asked for (kohya): zero up columns, orthonormal down rows, ΔW unchanged",
+          arguments: [([40, 4], [4, 30]), ([16, 4, 1, 1], [4, 6, 3, 3])])
+    func growRank(upShape: [Int], downShape: [Int]) throws {
+        let up = Self.values(upShape.reduce(1, *), seed: 1), down = Self.values(downShape.reduce(1, *), seed: 2)
+        let rows = upShape[0], columns = downShape.dropFirst().reduce(1, *), newRank = 12
+        let resized = try LoRAResize.resize(up: up, upShape: upShape, down: down, downShape: downShape, scale: 0.5,
+                                            maxRank: newRank, rule: .fixed)
+        #expect(resized.downShape == [newRank] + downShape.dropFirst())
+        #expect(resized.upShape == (upShape.count == 4 ? [rows, newRank, 1, 1] : [rows, newRank]))
+        #expect(resized.alpha == 0.5 * Float(newRank))
+        #expect(resized.choice.rank == newRank)
+        // The directions past the old rank carry exactly zero.
+        for i in 0..<rows {
+            for j in 4..<newRank { #expect(resized.up[i * newRank + j] == 0) }
+        }
+        // Down rows orthonormal.
+        var worstGram: Float = 0
+        for a in 0..<newRank {
+            for b in 0..<newRank {
+                var dot: Float = 0
+                for c in 0..<columns { dot += resized.down[a * columns + c] * resized.down[b * columns + c] }
+                worstGram = max(worstGram, abs(dot - (a == b ? 1 : 0)))
+            }
+        }
+        #expect(worstGram < 1e-5, "D·Dᵀ off the identity by \(worstGram)")
+        // The product (α/r · up · down with α/r kept) is the old one.
+        var worst: Float = 0, scale: Float = 0
+        for i in 0..<rows {
+            for c in 0..<columns {
+                var old: Float = 0, new: Float = 0
+                for k in 0..<4 { old += up[i * 4 + k] * down[k * columns + c] }
+                for k in 0..<newRank { new += resized.up[i * newRank + k] * resized.down[k * columns + c] }
+                worst = max(worst, abs(old - new))
+                scale = max(scale, abs(old))
+            }
+        }
+        #expect(worst <= 1e-5 * scale, "ΔW off by \(worst) of \(scale)")
+    }
+
+    @Test("Resizing reports progress once per resized module, in order")
+    func progress() throws {
+        let input = try LoRAFile(contentsOf: RankFixtures.url("resize_input.safetensors"))
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let seen = LockedSteps()
+        let report = try LoRAResize.resize(input, options: .init(rank: 12), output: folder.appendingPathComponent("grown.safetensors"),
+                                           progress: { seen.append($0) })
+        let steps = seen.steps
+        #expect(steps.map(\.done) == Array(1...report.modules.count))
+        #expect(steps.allSatisfy { $0.total == report.modules.count })
+        #expect(steps.map(\.module) == report.modules.map(\.name))
+    }
+
+    final class LockedSteps: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [LoRAResize.Progress] = []
+        var steps: [LoRAResize.Progress] { lock.withLock { list } }
+        func append(_ p: LoRAResize.Progress) { lock.withLock { list.append(p) } }
+    }
 }

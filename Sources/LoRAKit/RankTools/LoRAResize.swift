@@ -6,7 +6,8 @@ import Foundation
 /// the effective strength α/r is kept.
 ///
 /// The SVD of up·down is taken without forming ΔW (QR of both factors, `sgesdd` of the
-/// r×r core); ΔW is only formed when a module is resized to more than its old rank.
+/// r×r core). A module resized to more than its old rank keeps the rank asked for, as kohya does: its extra
+/// singular values are zero (zero up columns, down rows completing Vᵀ to an orthonormal set), no full SVD taken.
 /// Key names are kept; the new rank and scale are recorded in the layout of the module's format
 /// (``ResizeLayout``: a `<stem>.alpha` next to kohya keys, as kohya does; the `lora_adapter_metadata` config
 /// for PEFT keys; `unet:N:rank` metadata for cloneofsimo);
@@ -78,9 +79,14 @@ public enum LoRAResize {
         public var downShape: [Int] { factors.downShape }
     }
 
+    /// Progress of the resize: the module just resized (its kohya stem), and how many of how many.
+    public typealias Progress = LoRAExtraction.Progress
+
     /// Resizes `lora` and writes the result to `output` (kohya metadata updates, hashes recomputed).
+    /// - Parameter progress: called after each resized module, on the calling thread.
     /// - Throws: ``RankToolsError``; nothing is written on failure and the input is never modified.
-    public static func resize(_ lora: LoRAFile, options: Options, output: URL) throws(RankToolsError) -> Report {
+    public static func resize(_ lora: LoRAFile, options: Options, output: URL,
+                              progress: (@Sendable (Progress) -> Void)? = nil) throws(RankToolsError) -> Report {
         guard options.rank > 0, (options.convRank ?? 1) > 0 else { throw .invalidOption("ranks must be positive") }
         guard ElementConversion.canEncode(to: options.dtype) else { throw .invalidOption("cannot store tensors as \(options.dtype.rawValue)") }
         if let reason = lora.notALoRAReason { throw .invalidInput(path: lora.file.path ?? "input", reason: "not a LoRA: \(reason)") }
@@ -93,9 +99,9 @@ public enum LoRAResize {
         var metadataUpdates: [String: String] = [:]
         let peftConfig = lora.file.metadata?[PEFTKeyMapping.metadataKey]
         var peftModules: [ModelComponent: [(name: String, rank: Int, alpha: Float)]] = [:]
+        let total = lora.modules.filter(isResizable).count
         for module in lora.modules {
-            guard let up = module.tensors[.up], let down = module.tensors[.down], module.tensors[.mid] == nil,
-                  module.family == .lora || module.family == .locon else {
+            guard isResizable(module), let up = module.tensors[.up], let down = module.tensors[.down] else {
                 report.kept.append(.init(module: module.target.description, reason: keptReason(module)))
                 continue
             }
@@ -134,6 +140,7 @@ public enum LoRAResize {
             report.modules.append(.init(name: stem, isConv: isConv, oldRank: down.shape[0], newRank: resized.choice.rank,
                                         newAlpha: resized.alpha, choice: resized.choice))
             lastAlpha = resized.alpha
+            progress?(Progress(module: stem, done: report.modules.count, total: total))
         }
         guard !report.modules.isEmpty else { throw .nothingToWrite(reason: "the file has no plain LoRA/LoCon modules to resize") }
         let fro = report.modules.map(\.choice.frobeniusRetained)
@@ -180,21 +187,26 @@ public enum LoRAResize {
             throw .moduleFailed(module: "\(upShape)·\(downShape)", reason: "up/down factors do not chain")
         }
         let rows = upShape[0], oldRank = downShape[0], columns = down.count / max(oldRank, 1)
-        var svd = try SingularDecomposition.product(up: up, down: down, rows: rows, rank: oldRank, columns: columns)
+        let svd = try SingularDecomposition.product(up: up, down: down, rows: rows, rank: oldRank, columns: columns)
         let cap = min(maxRank, svd.fullLength)
         let choice = rule.choose(singularValues: svd.s, length: svd.fullLength, maxRank: cap)
-        if choice.rank > svd.count {
-            // Growing past the old rank: the extra directions carry zero singular values; take them
-            // from the full SVD of ΔW as kohya does.
-            let delta = try RankToolsError.la { () throws(LinearAlgebraError) in
-                try BLAS.product(m: rows, n: columns, k: oldRank, up, down)
-            }
-            svd = try SingularDecomposition.dense(delta, rows: rows, columns: columns)
+        let layer = [rows] + downShape.dropFirst()
+        guard choice.rank > svd.count else {
+            return ResizedFactors(factors: svd.factors(rank: choice.rank, layer: layer), alpha: scale * Float(choice.rank), choice: choice)
         }
-        let factors = svd.factors(rank: choice.rank, layer: [rows] + downShape.dropFirst())
-        let r = factors.rank
-        return ResizedFactors(factors: factors, alpha: scale * Float(r),
-                              choice: r == choice.rank ? choice : RankChoice(rank: r, spectrum: svd.s))
+        // Growing past the old rank: ΔW has no more directions, so the singular values past it are zero. kohya
+        // takes the full SVD of ΔW and keeps the requested rank, its extra up columns U·S ≈ 0 and its extra down
+        // rows further orthonormal directions of Vᵀ; so do we, without the full SVD: zero up columns and down rows
+        // completing Vᵀ to an orthonormal set (ΔW and α/r·up·down unchanged, the file of the rank asked for).
+        let (thinUp, thinDown) = svd.factors(rank: svd.count)
+        let kept = svd.count, rank = choice.rank
+        var paddedUp = [Float](repeating: 0, count: rows * rank)
+        for i in 0..<rows {
+            for j in 0..<kept { paddedUp[i * rank + j] = thinUp[i * kept + j] }
+        }
+        let paddedDown = OrthonormalCompletion.rows(thinDown, count: kept, columns: columns, to: rank)
+        let factors = LowRankFactors(up: paddedUp, down: paddedDown, rank: rank, layer: layer)
+        return ResizedFactors(factors: factors, alpha: scale * Float(rank), choice: choice)
     }
 
     /// The key stem kohya writes `.alpha` under: the down key without `.lora_down.weight`,
@@ -210,6 +222,12 @@ public enum LoRAResize {
             parts.removeLast(2)
         }
         return parts.joined(separator: ".")
+    }
+
+    /// A plain low-rank module (LoRA, or LoCon without a Tucker mid): what a resize changes.
+    static func isResizable(_ module: LoRAModule) -> Bool {
+        module.tensors[.up] != nil && module.tensors[.down] != nil && module.tensors[.mid] == nil
+            && (module.family == .lora || module.family == .locon)
     }
 
     static func keptReason(_ module: LoRAModule) -> String {
