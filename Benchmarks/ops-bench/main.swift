@@ -2,6 +2,7 @@
 // Docs/benchmarks.md next to Scripts/bench/ops_bench.py (PyTorch's CPU kernels on the same shapes).
 //   swift build -c release --product ops-bench
 //   .build/release/ops-bench <case> [--repeats N] [--level portable|avx2] [--threads N] [--norm-serial-bytes N]
+//   [--no-pool] [--no-pin] [--pool-spin-us N]
 // Cases: sgemm, attention-self, attention-cross, attention-xl4096, attention-xl1024 (SDXL heads), groupnorm-silu, layernorm, geglu, softmax, linear, linear-f16, linear-f16-widen-at-load, all;
 // groupnorm-silu-b2, groupnorm-silu-1280x8x8, groupnorm-silu-640x32x32, groupnorm-silu-512x128x128, groupnorm-silu-128x512x512;
 // conv-unet320, conv-unet640, conv-unet1280, conv-vae512, conv-vae128, conv-all (Conv2DBench.swift).
@@ -27,6 +28,18 @@ if let threads = Int(option("--threads", default: "")) {
 if let bytes = Int(option("--norm-serial-bytes", default: "")) {
     // Below this map size the normalisations run on the calling thread (for measuring the crossover).
     Ops.normalizationSerialBytes = bytes
+}
+if CommandLine.arguments.contains("--no-pool") {
+    // The parallel-for on Dispatch's workers instead of the spinning helper pool (for the comparison).
+    Parallel.usesSpinningPool = false
+}
+if let spin = Int(option("--pool-spin-us", default: "")) {
+    // How long an idle pool helper polls for the next job before it sleeps.
+    Parallel.helperSpinMicroseconds = spin
+}
+if CommandLine.arguments.contains("--no-pin") {
+    // Helpers and OpenBLAS's workers left free to run on any processor.
+    Parallel.pinsWorkerThreads = false
 }
 switch option("--level", default: "best") {
 case "portable": KernelLevel.setMaximum(.portable)

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 import CDiffusionKernels
 import COpenBLAS
 import LoRAKit
@@ -47,6 +48,7 @@ package enum Parallel {
         // The chunks write disjoint parts of their outputs; the job only carries the closure across threads.
         withoutActuallyEscaping(body) { body in
             var job = PoolJob(count: count, chunks: chunks, body: body)
+            if usesSpinningPool { keepBLASWorkersBesideHelpers() }
             let ranInPool = usesSpinningPool && withUnsafeMutablePointer(to: &job) { job in
                 dk_pool_run(chunks, workerCount, { context, chunk in
                     guard let job = context?.assumingMemoryBound(to: PoolJob.self) else { return }
@@ -71,6 +73,32 @@ package enum Parallel {
     package static var helperSpinMicroseconds: Int {
         get { dk_pool_spin_microseconds() }
         set { dk_pool_set_spin_microseconds(newValue) }
+    }
+
+    /// Whether the pool's helpers and OpenBLAS's worker threads keep to one processor each (helper and OpenBLAS
+    /// worker `i` both on the `(i + 2)`-th processor the process may use), leaving the calling thread the one free
+    /// to move. Left free, the scheduler often places a helper woken by the caller on the caller's own processor,
+    /// where it waits behind the caller while another processor idles, and a pass runs on one core. The two
+    /// pools never compute at once (a GEMM and a parallel-for alternate), and each yields its processor while
+    /// idle. Set before the first parallel-for (`ops-bench --no-pin`); helpers keep the placement they started
+    /// with.
+    package static var pinsWorkerThreads: Bool {
+        get { dk_pool_pinning() == 1 }
+        set { dk_pool_set_pinning(newValue ? 1 : 0) }
+    }
+
+    private static let blasWorkersPlaced = Atomic<Bool>(false)
+
+    /// Gives OpenBLAS's worker `i` the processor of pool helper `i`, once (when OpenBLAS runs more than one thread).
+    private static func keepBLASWorkersBesideHelpers() {
+        guard !blasWorkersPlaced.load(ordering: .acquiring), pinsWorkerThreads else { return }
+        let threads = Int(openblas_get_num_threads())
+        guard threads > 1, blasWorkersPlaced.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        var set = cpu_set_t()
+        for worker in 0..<(threads - 1) where dk_pool_worker_cpu(worker, &set, UInt(MemoryLayout<cpu_set_t>.size)) == 1 {
+            _ = openblas_setaffinity(Int32(worker), MemoryLayout<cpu_set_t>.size, &set)
+        }
     }
 
     /// Runs `body` with OpenBLAS limited to one thread (restored afterwards), for GEMMs issued from
