@@ -39,6 +39,8 @@ func parse() -> Options? {
         case "--warmup": o.warmup = Int(args.popFirst() ?? "") ?? o.warmup
         case "--widen-at-load": o.widen = true
         case "--profile": o.profile = true
+        case "--no-pool": Parallel.usesSpinningPool = false  // Dispatch's workers, for the comparison
+        case "--no-pin": Parallel.pinsWorkerThreads = false   // helpers and OpenBLAS's workers left free
         case "--winograd-products": if args.popFirst() == "blas" { ConvPlanner.unpackedProductMaxColumns = 0 }
         default: return nil
         }
