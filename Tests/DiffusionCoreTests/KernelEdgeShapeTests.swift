@@ -234,11 +234,11 @@ struct KernelEdgeShapeTests {
         return ([n, cout, ho, wo], out)
     }
 
-    @Test("Winograd convolution on odd maps, asymmetric padding, few and many tiles", arguments: [
+    @Test("Winograd convolution on odd maps, asymmetric padding (tiles wholly in the padding too), few and many tiles", arguments: [
         // (n, cin, h, w, cout, padding top/left/bottom/right)
         (1, 1, 1, 1, 1, [1, 1, 1, 1]), (1, 3, 3, 3, 2, [0, 0, 0, 0]), (2, 3, 5, 7, 5, [1, 1, 1, 1]),
         (1, 2, 2, 9, 3, [1, 0, 0, 1]), (1, 5, 13, 11, 3, [0, 1, 1, 0]), (2, 3, 57, 61, 4, [1, 1, 1, 1]),
-        (1, 2, 4, 135, 3, [1, 1, 1, 1]),
+        (1, 2, 4, 135, 3, [1, 1, 1, 1]), (1, 2, 6, 5, 2, [0, 0, 6, 9]), (1, 2, 5, 3, 3, [7, 6, 0, 0]),
     ])
     func winograd(n: Int, cin: Int, h: Int, w: Int, cout: Int, padding: [Int]) throws {
         let pad = Conv2DPadding(top: padding[0], left: padding[1], bottom: padding[2], right: padding[3])
