@@ -36,6 +36,12 @@ struct MergeCLITests {
             #expect(r.stderrLines.count == 1 && r.stderr.contains(missing.path), "\(arguments): \(r.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).isEmpty, "\(arguments) created a folder")
         }
+        // A file where the output's folder should be is named as such.
+        let file = tmp.appendingPathComponent("plain")
+        try Data("x".utf8).write(to: file)
+        let onFile = try CLI.run(["merge", "--base", Self.sd1, "--lora", Self.kohya + ":0.8", "-o", file.appendingPathComponent("c").path])
+        #expect(onFile.status == 1 && onFile.stderr.contains("\(file.path) is not a folder"), "\(onFile)")
+        try FileManager.default.removeItem(at: file)
         // The output folder itself is made when its parent exists.
         let out = tmp.appendingPathComponent("baked")
         let r = try CLI.run(["merge", "--base", Self.sd1, "--lora", Self.kohya + ":0.8", "-o", out.path])

@@ -12,7 +12,7 @@ enum FolderPublisher {
         let staging = parent.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(UUID().uuidString.prefix(8))")
         // Only the output folder itself is made (by renaming the staging folder); its parent must exist.
         guard OutputPath.isFolder(parent) else {
-            throw .invalidOutput(path: destination.path, reason: "the folder \(parent.path) does not exist")
+            throw .invalidOutput(path: destination.path, reason: OutputPath.missingFolderReason(parent))
         }
         guard let pending = PendingOutputs.register(staging.path) else { throw stopping(destination) }
         do {

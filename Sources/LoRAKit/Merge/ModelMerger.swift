@@ -73,7 +73,7 @@ enum OutputGuard {
         // The output's folder must exist, for a folder output as for a file: only the output itself is created.
         let parent = output.deletingLastPathComponent()
         if !OutputPath.isFolder(parent) {
-            throw .invalidOutput(path: output.path, reason: "the folder \(parent.path) does not exist")
+            throw .invalidOutput(path: output.path, reason: OutputPath.missingFolderReason(parent))
         }
         if !target.isFolder, OutputPath.isFolder(output) {
             throw .invalidOutput(path: output.path, reason: "is a folder; the merged model is one file")
