@@ -105,7 +105,7 @@ struct RankToolsResizeLayoutTests {
     func cloneofsimo() throws {
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        // A rank-4 file (growing the rank-1 lora_disney.safetensors takes a full SVD per layer: slow here).
+        // A rank-4 file shrunk to rank 2 (growing a rank is covered by RankToolsResizeTests.growRank).
         let (input, output, _) = try Self.resizeAndCompare(try RealWorld.url("analog_svd_rank4.safetensors"), rank: 2, in: folder, every: 16)
         #expect(output.format == .cloneofsimo)
         #expect(!output.file.names.contains { $0.hasSuffix(".alpha") || $0.hasSuffix(":alpha") })
