@@ -4,7 +4,8 @@ import Foundation
 
 /// `generate`'s TAESD and preview options: `--taesd DIR` decodes with the tiny autoencoder (as
 /// stable-diffusion.cpp's `--taesd`), `--decoder vae` keeps the VAE for the final image and TAESD for the previews,
-/// `--preview FILE [--preview-every N]` rewrites a PNG of the picture so far as the steps run.
+/// `--preview FILE [--preview-every N]` rewrites a PNG of the picture so far as the steps run, `--vae-tiling`
+/// chooses whole-image or tiled VAE passes.
 struct GenerateDecodingOptions: ParsableArguments {
     enum Decoder: String, ExpressibleByArgument, CaseIterable {
         case vae, taesd
@@ -18,6 +19,9 @@ struct GenerateDecodingOptions: ParsableArguments {
 
     @Option(help: "A PNG rewritten with the picture so far as the steps run (TAESD with --taesd, else a quick latent approximation at 1/8 size).")
     var preview: String?
+
+    @Option(name: .customLong("vae-tiling"), help: "auto (default): the VAE decodes (and encodes) in overlapping tiles only when the whole image would take more than half of the machine's memory; on: always in tiles (diffusers' enable_vae_tiling, A1111's tiled VAE); off: never.")
+    var vaeTiling: VAETiling?
 
     @Option(name: .customLong("preview-every"), parsing: .unconditional, help: "Steps between previews (default 1; the last step always gets one).")
     var previewEvery: Int?
@@ -52,5 +56,8 @@ struct GenerateDecodingOptions: ParsableArguments {
     func configure(_ request: inout GenerationRequest) {
         request.decoder = (decoder ?? (taesd != nil ? .taesd : .vae)) == .taesd ? .tinyAutoencoder : .vae
         request.previewEvery = preview == nil ? 0 : (previewEvery ?? 1)
+        request.vaeTiling = vaeTiling ?? .automatic
     }
 }
+
+extension VAETiling: ExpressibleByArgument {}

@@ -221,6 +221,10 @@ public final class DiffusionPipeline: @unchecked Sendable {
         result.loras = applied.loras.map(\.lora)
         result.appliedLoRAs = applied.loras
         result.notes = applied.notes
+        if plan.memory.tiled, request.decoder == .vae, plan.memory.tiledVAEBytes < plan.memory.wholeImageVAEBytes {
+            result.notes.append("the VAE ran in tiles (a whole-image pass needs about "
+                                + "\(MemoryPlan.gigabytes(plan.memory.wholeImageVAEBytes)))")
+        }
         onEvent(.finished(result))
         return result
     }

@@ -14,6 +14,8 @@ struct GenerationPlan {
     let context: Tensor
     let added: UNetAddedConditions?
     let timestepCondition: Tensor?
+    /// The memory the run's stages need, and whether the VAE runs in tiles.
+    let memory: MemoryPlan
     /// Inpainting runs: the mask and latents the steps need (set by ``initialLatents(scheduler:generator:)``).
     var inpainting: InpaintingState?
 
@@ -52,6 +54,11 @@ struct GenerationPlan {
         latentHeight = height / factor
         latentWidth = width / factor
         guided = r.guidanceScale > 1 && config.timeCondProjDim == nil
+        let vae = pipeline.vae
+        memory = try MemoryPlan.make(width: width, height: height, batch: batch, rows: (guided ? 2 : 1) * batch,
+                                     factor: factor, vaeChannels: vae.configuration.blockOutChannels.first ?? 128,
+                                     vaeTileSide: vae.tileSampleSize, unetChannels: config.blockOutChannels.first ?? 320,
+                                     tiling: r.vaeTiling)
 
         let pair: PromptPairConditioning
         do { pair = try pipeline.promptEncoder.encode(prompt: r.prompt, negativePrompt: r.negativePrompt, clipSkip: r.clipSkip) } catch {
@@ -146,7 +153,7 @@ struct GenerationPlan {
         guard begin < scheduler.timesteps.count else { throw .invalidRequest("strength \(request.strength) leaves no step to run") }
         scheduler.setBeginIndex(begin)
         do {
-            let distribution = try pipeline.vae.encode(image)
+            let distribution = try pipeline.vae.encode(image, tiled: memory.tiled)
             let sample = try distribution.sample(noise: try generator.randn(distribution.mean.shape))
             let scaled = try ModelError.wrapping { try ModelOps.affine(sample, scale: pipeline.vae.configuration.scalingFactor, shift: 0) }
             let one = scaled.scalars
@@ -183,7 +190,7 @@ struct GenerationPlan {
         do {
             let c = pipeline.vae.configuration
             let z = try ModelError.wrapping { try ModelOps.affine(latents, scale: 1 / c.scalingFactor, shift: c.shiftFactor) }
-            let decoded = try pipeline.vae.decode(z)
+            let decoded = try pipeline.vae.decode(z, tiled: memory.tiled)
             let images = try ModelError.wrapping { try ModelOps.map(decoded) { Swift.min(Swift.max($0 / 2 + 0.5, 0), 1) } }
             return GenerationResult(latents: latents, images: images, rgbImages: try ImageProcessor.images(from: decoded))
         } catch { throw PipelineError(layerError: error) }

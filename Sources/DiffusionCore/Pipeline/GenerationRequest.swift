@@ -42,6 +42,9 @@ public struct GenerationRequest: Sendable, Equatable {
     /// What turns the final latents into images: the model's VAE (default) or the pipeline's tiny autoencoder
     /// (TAESD, see ``DiffusionPipeline/tinyAutoencoder``), much faster and a little softer.
     public var decoder: LatentDecoder = .vae
+    /// Whole-image or tiled VAE passes (``VAETiling``); `.automatic` tiles only an image too large for the
+    /// machine's memory at once.
+    public var vaeTiling: VAETiling = .automatic
     /// A ``GenerationEvent/preview(_:)`` every this many steps (and at the last one); 0 (default) sends none.
     /// Previews come from the tiny autoencoder when the pipeline has one, else the family's latent→RGB map.
     public var previewEvery: Int = 0
@@ -100,7 +103,7 @@ public struct GenerationRequest: Sendable, Equatable {
             && a.guidanceRescale == b.guidanceRescale && a.seed == b.seed && a.batchSize == b.batchSize
             && a.clipSkip == b.clipSkip && a.initImage == b.initImage && a.strength == b.strength
             && a.originalSize?.width == b.originalSize?.width && a.originalSize?.height == b.originalSize?.height
-            && a.cropTopLeft == b.cropTopLeft && a.decoder == b.decoder && a.previewEvery == b.previewEvery && a.loras == b.loras
+            && a.cropTopLeft == b.cropTopLeft && a.decoder == b.decoder && a.vaeTiling == b.vaeTiling && a.previewEvery == b.previewEvery && a.loras == b.loras
             && a.loraRecipe == b.loraRecipe
             && a.mask == b.mask
             && a.targetSize?.width == b.targetSize?.width && a.targetSize?.height == b.targetSize?.height

@@ -49,7 +49,7 @@ struct InpaintingState {
         do {
             var imageLatents: Tensor?
             if standard || !fullStrength {
-                imageLatents = try repeated(try encode(image, pipeline: pipeline, generator: &generator), batch: plan.batch)
+                imageLatents = try repeated(try encode(image, pipeline: pipeline, tiled: plan.memory.tiled, generator: &generator), batch: plan.batch)
             }
             let noise = try generator.randn(shape)
             let latents: Tensor
@@ -70,7 +70,7 @@ struct InpaintingState {
                 _ = try generator.randn([1, latentChannels, plan.latentHeight, plan.latentWidth])
                 maskedLatents = nil
             } else {
-                maskedLatents = try repeated(try encode(keep, pipeline: pipeline, generator: &generator), batch: plan.batch)
+                maskedLatents = try repeated(try encode(keep, pipeline: pipeline, tiled: plan.memory.tiled, generator: &generator), batch: plan.batch)
             }
             let state = InpaintingState(mask: try repeated(small, batch: plan.batch), maskedImageLatents: maskedLatents,
                                         imageLatents: standard ? imageLatents : nil, noise: standard ? noise : nil)
@@ -105,8 +105,8 @@ struct InpaintingState {
     }
 
     /// The VAE's latent sample of a picture (one draw of the generator), times the scaling factor.
-    static func encode(_ image: Tensor, pipeline: DiffusionPipeline, generator: inout TorchGenerator) throws -> Tensor {
-        let distribution = try pipeline.vae.encode(image)
+    static func encode(_ image: Tensor, pipeline: DiffusionPipeline, tiled: Bool, generator: inout TorchGenerator) throws -> Tensor {
+        let distribution = try pipeline.vae.encode(image, tiled: tiled)
         let sample = try distribution.sample(noise: try generator.randn(distribution.mean.shape))
         return try ModelError.wrapping { try ModelOps.affine(sample, scale: pipeline.vae.configuration.scalingFactor, shift: 0) }
     }

@@ -53,26 +53,28 @@ public final class AutoencoderKLModel: ComponentModel, @unchecked Sendable {
     }
 
     /// Decodes VAE-space latents `[B, latent, h, w]` (already divided by the scaling factor, as diffusers'
-    /// pipelines do before `vae.decode`) to images `[B, out, h·f, w·f]` in about [-1, 1].
-    public func decode(_ z: Tensor) throws(ModelError) -> Tensor {
+    /// pipelines do before `vae.decode`) to images `[B, out, h·f, w·f]` in about [-1, 1]. `tiled` overrides
+    /// ``tiling`` for this call (nil: the model's setting).
+    public func decode(_ z: Tensor, tiled: Bool? = nil) throws(ModelError) -> Tensor {
         guard z.rank == 4, z.shape[1] == configuration.latentChannels, z.count > 0 else {
             throw .invalidInput("latents must be [B, \(configuration.latentChannels), h, w], got \(z.shape)")
         }
         return try ModelError.wrapping {
             let latent = tileLatentSize
-            if tiling, latent > 0, z.shape[2] > latent || z.shape[3] > latent { return try tiledDecode(z) }
+            if tiled ?? tiling, latent > 0, z.shape[2] > latent || z.shape[3] > latent { return try tiledDecode(z) }
             return try decodeWhole(z)
         }
     }
 
-    /// Encodes images `[B, in, H, W]` in [-1, 1] to the latent distribution.
-    public func encode(_ x: Tensor) throws(ModelError) -> LatentDistribution {
+    /// Encodes images `[B, in, H, W]` in [-1, 1] to the latent distribution. `tiled` overrides ``tiling`` for
+    /// this call (nil: the model's setting).
+    public func encode(_ x: Tensor, tiled: Bool? = nil) throws(ModelError) -> LatentDistribution {
         guard x.rank == 4, x.shape[1] == configuration.inChannels, x.count > 0 else {
             throw .invalidInput("image must be [B, \(configuration.inChannels), H, W], got \(x.shape)")
         }
         return try ModelError.wrapping {
             let moments: Tensor
-            if tiling, x.shape[2] > tileSampleSize || x.shape[3] > tileSampleSize {
+            if tiled ?? tiling, x.shape[2] > tileSampleSize || x.shape[3] > tileSampleSize {
                 moments = try tiledEncode(x)
             } else {
                 moments = try encodeWhole(x)
