@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 // A job of `chunks` chunks is split into one contiguous share per taking part thread (the caller is share 0),
@@ -28,7 +29,7 @@ static _Atomic long pool_pending;         // chunks not yet finished
 static _Atomic long pool_sleepers;
 static _Atomic long pool_spin_us = 1000;
 static _Atomic long pool_started;
-static _Atomic int pool_pinning = 1;
+static _Atomic int pool_pinning = -1; // -1: not read yet from LORAKIT_PIN_THREADS
 
 static pthread_mutex_t pool_run_lock = PTHREAD_MUTEX_INITIALIZER;   // one job at a time
 static pthread_mutex_t pool_start_lock = PTHREAD_MUTEX_INITIALIZER; // starting helpers
@@ -110,7 +111,7 @@ int dk_pool_worker_cpu(long index, void *cpu_set, unsigned long size) {
 static void pin_helper(long index) {
 #if defined(__linux__)
     cpu_set_t mine;
-    if (atomic_load(&pool_pinning) && dk_pool_worker_cpu(index, &mine, sizeof mine))
+    if (dk_pool_pinning() && dk_pool_worker_cpu(index, &mine, sizeof mine))
         pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
 #else
     (void)index;
@@ -225,4 +226,13 @@ long dk_pool_helper_count(void) { return atomic_load(&pool_started); }
 
 void dk_pool_set_pinning(int on) { atomic_store(&pool_pinning, on ? 1 : 0); }
 
-int dk_pool_pinning(void) { return atomic_load(&pool_pinning); }
+int dk_pool_pinning(void) {
+    int on = atomic_load(&pool_pinning);
+    if (on < 0) {
+        const char *setting = getenv("LORAKIT_PIN_THREADS");
+        on = (setting && setting[0] == '0' && setting[1] == 0) ? 0 : 1;
+        int unset = -1;
+        if (!atomic_compare_exchange_strong(&pool_pinning, &unset, on)) on = atomic_load(&pool_pinning);
+    }
+    return on;
+}

@@ -78,6 +78,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("clip-skip"), parsing: .unconditional, help: "A1111 clip skip: 1 = none, 2 = the penultimate layer.")
     var clipSkip: Int?
 
+    @Option(parsing: .unconditional, help: "Threads each op runs on (default: all cores). Set LORAKIT_PIN_THREADS=0 to leave thread placement to the system when several runs share a machine.")
+    var threads: Int?
+
     @Option(name: [.short, .long], help: "The output PNG, named .png (with --batch N: NAME-1.png … NAME-N.png). Its folder must exist.")
     var output: String
 
@@ -97,6 +100,7 @@ struct GenerateCommand: ParsableCommand {
         if let cfg, !cfg.isFinite || cfg < 0 { throw ValidationError("--cfg must be a finite number ≥ 0") }
         if let clipSkip, clipSkip < 1 { throw ValidationError("--clip-skip must be at least 1 (1 = no skip)") }
         if !(1...64).contains(batch) { throw ValidationError("--batch must be in 1…64") }
+        try validatePositive(threads, "--threads")
         if let scheduler { do { _ = try SchedulerRegistry.preset(named: scheduler) } catch { throw ValidationError("\(error)") } }
         for argument in loraArguments {
             do { _ = try LoRASpec(parsing: argument) } catch { throw ValidationError(error.description) }
@@ -159,6 +163,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let threads { RuntimeThreads.count = threads }
         let seed = seedArgument.resolved()
         let urls = outputURLs()
         let previewURLs = decoding.previewURLs(batch: batch)

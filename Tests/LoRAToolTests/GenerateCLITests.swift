@@ -28,6 +28,30 @@ struct GenerateCLITests {
         #expect(run.stderr.contains("step 4/4"))
     }
 
+    @Test("--threads 1 and LORAKIT_PIN_THREADS=0 give the same picture; --vae-tiling on decodes in tiles and says so")
+    func threadsAndTiling() throws {
+        let dir = try CLI.makeTemporaryFolder("generate-threads")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func generate(_ name: String, _ extra: [String], environment: [String: String] = [:]) throws -> (CLI.Run, Data) {
+            let out = dir.appendingPathComponent(name).path
+            let run = try CLI.run(["generate", "--model", Self.model, "--prompt", "a red house", "--lcm", "--seed", "3",
+                                   "--width", "64", "--height", "48", "--json", "-o", out] + extra, environment: environment)
+            #expect(run.status == 0, "\(run)")
+            return (run, try Data(contentsOf: URL(fileURLWithPath: out)))
+        }
+        let (_, base) = try generate("base.png", [])
+        let (_, one) = try generate("one.png", ["--threads", "1"])
+        let (_, free) = try generate("free.png", [], environment: ["LORAKIT_PIN_THREADS": "0"])
+        #expect(one == base)
+        #expect(free == base)
+        let (tiledRun, tiled) = try generate("tiled.png", ["--vae-tiling", "on"])
+        #expect(tiled != base)
+        #expect(tiledRun.stdout.contains("tiles"), "\(tiledRun.stdout)")
+        let bad = try CLI.run(["generate", "--model", Self.model, "--prompt", "a", "--vae-tiling", "sometimes",
+                               "-o", dir.appendingPathComponent("x.png").path])
+        #expect(bad.status == 2)
+    }
+
     @Test("--lora fuses a LoRA for the run and names it in the PNG; a LoRA for another base is refused")
     func lora() throws {
         let dir = try CLI.makeTemporaryFolder("generate-lora")

@@ -31,7 +31,8 @@ long dk_pool_helper_count(void);
 /// (``dk_pool_worker_cpu``), so that the caller is the one thread free to move.
 void dk_pool_set_pinning(int on);
 
-/// 1 when helpers are pinned (``dk_pool_set_pinning``).
+/// 1 when helpers are pinned (``dk_pool_set_pinning``; until it is called, 0 when the environment variable
+/// LORAKIT_PIN_THREADS is "0", else 1).
 int dk_pool_pinning(void);
 
 /// Fills `cpu_set` (a `cpu_set_t` of `size` bytes) with the one processor of worker `index` (the (index + 2)-th
