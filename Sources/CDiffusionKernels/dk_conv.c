@@ -76,12 +76,14 @@ DK_INLINE void im2col_body(const float *x, int h, int w, int kh, int kw, int sh,
                         memset(dst, 0, sizeof(float) * (size_t)wout);
                         continue;
                     }
-                    const float *src = img + (size_t)y * w + xoff;
+                    // Only columns inside the row are addressed: no pointer is formed before it.
+                    const float *src = img + (size_t)y * w;
                     for (int ox = 0; ox < ox_lo; ox++) dst[ox] = 0;
                     if (sw == 1) {
-                        memcpy(dst + ox_lo, src + ox_lo, sizeof(float) * (size_t)(ox_hi - ox_lo));
+                        if (ox_hi > ox_lo)
+                            memcpy(dst + ox_lo, src + (ox_lo + xoff), sizeof(float) * (size_t)(ox_hi - ox_lo));
                     } else {
-                        for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] = src[(size_t)ox * sw];
+                        for (int ox = ox_lo; ox < ox_hi; ox++) dst[ox] = src[(size_t)ox * sw + xoff];
                     }
                     for (int ox = ox_hi; ox < wout; ox++) dst[ox] = 0;
                 }

@@ -280,7 +280,7 @@ void dk_torch_box_muller16_avx2(float *data, size_t blocks) {
 
 void dk_torch_box_muller16_avx2_at_level(float *data, size_t blocks, int level) {
 #ifdef DK_RANDOM_X86
-    if (level >= 1 && dk_cpu_has_avx2_fma()) {
+    if (level >= 1 && dk_cpu_best_level() >= 1) {
         dk_box_muller16_avx2_x86(data, blocks);
         return;
     }
