@@ -94,6 +94,11 @@ struct PipelineVAETilingTests {
             #expect(message.contains("51.5 GB") && message.contains("--vae-tiling on") && message.contains("24.0 GB"))
         }
         #expect(try plan(4096, .automatic, memory: 24 * Self.gb).tiled)
+        // With the tiny autoencoder decoding and no init image the VAE does not run: nothing to refuse for it.
+        #expect(throws: Never.self) {
+            try MemoryPlan.make(width: 4096, height: 4096, batch: 1, rows: 2, factor: 8, vaeChannels: 128, vaeTileSide: 512,
+                                unetChannels: 320, tiling: .off, usesVAE: false, physicalBytes: 24 * Self.gb)
+        }
         // 16384²: the UNet's activations alone (2 rows of 2048² latents at 14 × 320 floats) are 150 GB.
         do {
             _ = try plan(16384, .automatic, memory: 24 * Self.gb)

@@ -58,7 +58,7 @@ struct GenerationPlan {
         memory = try MemoryPlan.make(width: width, height: height, batch: batch, rows: (guided ? 2 : 1) * batch,
                                      factor: factor, vaeChannels: vae.configuration.blockOutChannels.first ?? 128,
                                      vaeTileSide: vae.tileSampleSize, unetChannels: config.blockOutChannels.first ?? 320,
-                                     tiling: r.vaeTiling)
+                                     tiling: r.vaeTiling, usesVAE: r.decoder == .vae || r.initImage != nil)
 
         let pair: PromptPairConditioning
         do { pair = try pipeline.promptEncoder.encode(prompt: r.prompt, negativePrompt: r.negativePrompt, clipSkip: r.clipSkip) } catch {

@@ -44,10 +44,11 @@ public struct MemoryPlan: Sendable, Equatable {
     ///   - vaeTileSide: the VAE's tile side in pixels (its `sample_size`).
     ///   - unetChannels: the UNet's first block width (320 in SD1.5 and SDXL).
     ///   - factor: pixels per latent (8).
+    ///   - usesVAE: false when the VAE does not run (the tiny autoencoder decodes and there is no init image).
     /// - Throws: ``PipelineError/invalidRequest(_:)`` when the UNet's activations, or the VAE's even in tiles,
     ///   would need more than the machine's memory.
     public static func make(width: Int, height: Int, batch: Int, rows: Int, factor: Int, vaeChannels: Int,
-                            vaeTileSide: Int, unetChannels: Int, tiling: VAETiling,
+                            vaeTileSide: Int, unetChannels: Int, tiling: VAETiling, usesVAE: Bool = true,
                             physicalBytes: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)) throws(PipelineError) -> MemoryPlan {
         let perPixel = product(6 * 4, max(vaeChannels, 1))
         let wholeBytes = product(perPixel, width, height, batch)
@@ -70,7 +71,7 @@ public struct MemoryPlan: Sendable, Equatable {
                                   + "this machine has \(gigabytes(physicalBytes)) of memory")
         }
         let vaeBytes = tiled ? tiledBytes : wholeBytes
-        if vaeBytes > physicalBytes {
+        if usesVAE, vaeBytes > physicalBytes {
             throw .invalidRequest("size \(size) needs about \(gigabytes(vaeBytes)) for the VAE"
                                   + (tiled ? " even in tiles" : " (the whole image at once; --vae-tiling on decodes in tiles)")
                                   + "; this machine has \(gigabytes(physicalBytes)) of memory")
