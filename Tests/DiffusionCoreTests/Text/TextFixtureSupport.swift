@@ -27,6 +27,11 @@ enum TextFixtures {
     static func data(_ name: String) throws -> Data {
         let url = try url(name)
         guard name.hasSuffix(".gz") else { return try Data(contentsOf: url) }
+        return try gunzip(url, name: name)
+    }
+
+    /// The decompressed bytes of a gzipped fixture file (any fixture folder).
+    static func gunzip(_ url: URL, name: String) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["gzip", "-dc", url.path]
