@@ -69,9 +69,6 @@ struct FusionResult {
 
     /// The fused values by canonical name.
     var overrides: [String: FusedValues] { fused.mapValues(\.values) }
-
-    /// The fused values widened to float32 (what the text encoders take).
-    var floatOverrides: [String: [Float]] { fused.mapValues { $0.values.floats() } }
 }
 
 enum LoRAFusion {

@@ -114,7 +114,9 @@ extension DiffusionPipeline {
         let current = promptEncoder.stages.map(\.encoder)
         for (i, (stage, source)) in zip(originalTextEncoders, textEncoderFusionSources).enumerated() {
             let previous = fusion.map { i < $0.textEncoderParameters.count ? $0.textEncoderParameters[i] : [:] } ?? [:]
-            let result = try LoRAFusion.apply(teInputs, source: source, previous: previous, skipped: &report.skipped)
+            // Fused text-encoder weights keep the file's precision too (PEFT's fp16 rounding for a half-precision file).
+            let result = try LoRAFusion.apply(teInputs, source: source, storedPrecision: true, previous: previous,
+                                              skipped: &report.skipped)
             report.textEncoderLayersPatched += result.weightsPatched
             textEncoderParameters.append(result.fused)
             if result.reusesAll(of: previous), i < current.count {
@@ -122,7 +124,7 @@ extension DiffusionPipeline {
             } else if result.isEmpty {
                 encoders.append(stage)
             } else {
-                do { encoders.append(try stage.replacingParameters(result.floatOverrides)) } catch { throw .text(error) }
+                do { encoders.append(try stage.replacingParameters(fused: result.overrides)) } catch { throw .text(error) }
                 textEncoderBuildCount += 1
             }
         }

@@ -57,6 +57,15 @@ public struct CLIPTextEncoder: Sendable {
         return copy
     }
 
+    /// ``replacingParameters(_:)`` with LoRA-fused values at the precision they were fused in: half-precision
+    /// matrices are held as they are (no float32 copy).
+    func replacingParameters(fused overrides: [String: FusedValues]) throws(TextError) -> CLIPTextEncoder {
+        var copy = self
+        copy.weights = try weights.replacing(overrides, config: config)
+        copy.replacedParameters = replacedParameters.union(overrides.keys)
+        return copy
+    }
+
     /// Builds the encoder from a configuration and a text encoder's tensors in LoRAKit's model layer (a diffusers
     /// folder, shards, or a section of a single-file checkpoint), with the parameters named in `overrides`
     /// (canonical names and shapes) replaced — LoRA-fused weights.

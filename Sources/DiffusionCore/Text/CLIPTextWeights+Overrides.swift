@@ -30,10 +30,21 @@ extension CLIPTextWeights {
     /// - Throws: ``TextError/missingWeight(_:)`` for a name the encoder has no parameter for,
     ///   ``TextError/weightShapeMismatch(name:expected:actual:)`` for values of the wrong size.
     func replacing(_ overrides: [String: [Float]], config: CLIPTextConfig) throws(TextError) -> CLIPTextWeights {
+        var fused: [String: FusedValues] = [:]
+        for (name, values) in overrides {
+            fused[name] = .float32(try Self.tensor(values, [values.count], name))
+        }
+        return try replacing(fused, config: config)
+    }
+
+    /// These weights with the parameters of `overrides` (canonical name → LoRA-fused values) replaced. Matrices
+    /// fused in half precision stay half precision (the stacked q/k/v too, when it is held in the same type);
+    /// vectors and embeddings are held in float32 (exact widening).
+    func replacing(_ overrides: [String: FusedValues], config: CLIPTextConfig) throws(TextError) -> CLIPTextWeights {
         var out = self
         let d = config.hiddenSize
         for (name, values) in overrides.sorted(by: { $0.key < $1.key }) {
-            func tensor(_ shape: [Int]) throws(TextError) -> Tensor { try Self.tensor(values, shape, name) }
+            func tensor(_ shape: [Int]) throws(TextError) -> Tensor { try Self.tensor(values.floats(), shape, name) }
             switch name {
             case "text_model.embeddings.token_embedding.weight": out.tokenEmbedding = try tensor(tokenEmbedding.shape)
             case "text_model.embeddings.position_embedding.weight": out.positionEmbedding = try tensor(positionEmbedding.shape)
@@ -53,9 +64,9 @@ extension CLIPTextWeights {
         return out
     }
 
-    private static func set(_ slot: LayerSlot, in layer: inout Layer, values: [Float], name: String, width d: Int,
+    private static func set(_ slot: LayerSlot, in layer: inout Layer, values: FusedValues, name: String, width d: Int,
                             inner: Int) throws(TextError) {
-        func tensor(_ shape: [Int]) throws(TextError) -> Tensor { try Self.tensor(values, shape, name) }
+        func tensor(_ shape: [Int]) throws(TextError) -> Tensor { try Self.tensor(values.floats(), shape, name) }
         func matrix(_ shape: [Int]) throws(TextError) -> WeightMatrix { try Self.matrix(values, shape, name) }
         switch slot {
         case .layerNorm1Weight: layer.layerNorm1Weight = try tensor([d])
@@ -63,14 +74,21 @@ extension CLIPTextWeights {
         case .layerNorm2Weight: layer.layerNorm2Weight = try tensor([d])
         case .layerNorm2Bias: layer.layerNorm2Bias = try tensor([d])
         case let .qkvWeight(part):
-            guard values.count == d * d else { throw .weightShapeMismatch(name: name, expected: [d, d], actual: [values.count]) }
+            guard values.shape.reduce(1, *) == d * d else {
+                throw .weightShapeMismatch(name: name, expected: [d, d], actual: values.shape)
+            }
+            if let half = replacingHalf(part, of: layer.qkvProj, with: values, width: d) {
+                layer.qkvProj = half
+                return
+            }
             var stacked = layer.qkvProj.withFloat32(workspace: nil) { Array(UnsafeBufferPointer(start: $0, count: 3 * d * d)) }
-            stacked.replaceSubrange((part * d * d)..<((part + 1) * d * d), with: values)
-            layer.qkvProj = try Self.matrix(stacked, [3 * d, d], name)
+            stacked.replaceSubrange((part * d * d)..<((part + 1) * d * d), with: values.floats())
+            layer.qkvProj = try Self.matrix(.float32(try Self.tensor(stacked, [3 * d, d], name)), [3 * d, d], name)
         case let .qkvBias(part):
-            guard values.count == d else { throw .weightShapeMismatch(name: name, expected: [d], actual: [values.count]) }
+            let floats = values.floats()
+            guard floats.count == d else { throw .weightShapeMismatch(name: name, expected: [d], actual: [floats.count]) }
             var stacked = layer.qkvBias.scalars
-            stacked.replaceSubrange((part * d)..<((part + 1) * d), with: values)
+            stacked.replaceSubrange((part * d)..<((part + 1) * d), with: floats)
             layer.qkvBias = try Self.tensor(stacked, [3 * d], name)
         case .outProj: layer.outProj = try matrix([d, d])
         case .outBias: layer.outBias = try tensor([d])
@@ -81,6 +99,21 @@ extension CLIPTextWeights {
         }
     }
 
+    /// The stacked q/k/v `stacked` with rows `part·D ..< (part+1)·D` replaced by half-precision `values`, kept in
+    /// half precision, when both are of the same half-precision type; nil otherwise.
+    private static func replacingHalf(_ part: Int, of stacked: WeightMatrix, with values: FusedValues, width d: Int) -> WeightMatrix? {
+        guard case let .half(fused, _) = values, fused.element == stacked.element, fused.count == d * d,
+              stacked.rows == 3 * d, stacked.columns == d else { return nil }
+        let buffer = HalfBuffer(count: 3 * d * d, element: fused.element)
+        let copied: Bool? = stacked.withHalfBytes { from in
+            UnsafeMutableRawPointer(buffer.base).copyMemory(from: from, byteCount: 2 * 3 * d * d)
+            return true
+        }
+        guard copied == true else { return nil }
+        (buffer.base + part * d * d).update(from: fused.base, count: d * d)
+        return withExtendedLifetime(fused) { try? WeightMatrix(half: buffer, shape: [3 * d, d]) }
+    }
+
     private static func tensor(_ values: [Float], _ shape: [Int], _ name: String) throws(TextError) -> Tensor {
         guard values.count == shape.reduce(1, *), let t = try? Tensor(shape: shape, scalars: values) else {
             throw .weightShapeMismatch(name: name, expected: shape, actual: [values.count])
@@ -88,9 +121,17 @@ extension CLIPTextWeights {
         return t
     }
 
-    private static func matrix(_ values: [Float], _ shape: [Int], _ name: String) throws(TextError) -> WeightMatrix {
-        guard let m = try? WeightMatrix(try tensor(values, shape, name)) else {
-            throw .weightShapeMismatch(name: name, expected: shape, actual: [values.count])
+    /// `values` as a weight of `shape`: half-precision values stay half precision (no copy).
+    private static func matrix(_ values: FusedValues, _ shape: [Int], _ name: String) throws(TextError) -> WeightMatrix {
+        if case let .half(buffer, _) = values {
+            guard buffer.count == shape.reduce(1, *), let m = try? WeightMatrix(half: buffer, shape: shape) else {
+                throw .weightShapeMismatch(name: name, expected: shape, actual: values.shape)
+            }
+            return m
+        }
+        let floats = values.floats()
+        guard let m = try? WeightMatrix(try tensor(floats, shape, name)) else {
+            throw .weightShapeMismatch(name: name, expected: shape, actual: [floats.count])
         }
         return m
     }

@@ -74,15 +74,19 @@ struct CLIPTextWeights: Sendable {
         var layers: [Layer] = []
         for l in 0..<config.numHiddenLayers {
             let p = "encoder.layers.\(l)."
+            // q, k and v are stacked into one product: in the file's half precision when all three are stored so
+            // (half the bytes of float32, widened per product as the other matrices are), else in float32.
+            let qkvNames = ["q", "k", "v"].map { prefix + p + "self_attn.\($0)_proj.weight" }
             var qkv = [Float](), qkvBias = [Float]()
-            qkv.reserveCapacity(3 * d * d)
+            let halfStack = qkvNames.contains { overrides[$0] != nil } ? nil : Self.halfStack(qkvNames, tensors: tensors, width: d)
+            if halfStack == nil { qkv.reserveCapacity(3 * d * d) }
             for part in ["q", "k", "v"] {
-                qkv += try values(p + "self_attn.\(part)_proj.weight", [d, d])
+                if halfStack == nil { qkv += try values(p + "self_attn.\(part)_proj.weight", [d, d]) }
                 qkvBias += try values(p + "self_attn.\(part)_proj.bias", [d])
             }
             let stacked: WeightMatrix, stackedBias: Tensor
-            do {
-                stacked = try WeightMatrix(Tensor(shape: [3 * d, d], scalars: qkv))
+            do throws(TensorError) {
+                if let halfStack { stacked = halfStack } else { stacked = try WeightMatrix(Tensor(shape: [3 * d, d], scalars: qkv)) }
                 stackedBias = try Tensor(shape: [3 * d], scalars: qkvBias)
             } catch {
                 throw .invalidWeight(name: prefix + p + "self_attn.{q,k,v}_proj", underlying: error)
@@ -103,5 +107,25 @@ struct CLIPTextWeights: Sendable {
         } else {
             textProjection = nil
         }
+    }
+
+    /// The `[D, D]` weights `names` stacked into one `[3D, D]` half-precision matrix (a copy of their elements)
+    /// when all are stored as the same half-precision type; nil otherwise (float32 stacking then reads and checks
+    /// them). The originals' mapped pages are released once copied.
+    static func halfStack(_ names: [String], tensors: ComponentTensors, width d: Int) -> WeightMatrix? {
+        let stored = names.compactMap { try? tensors.tensor($0) }
+        guard stored.count == names.count, let dtype = stored.first?.dtype, dtype == .f16 || dtype == .bf16,
+              stored.allSatisfy({ $0.dtype == dtype && $0.shape == [d, d] }) else { return nil }
+        let buffer = HalfBuffer(count: names.count * d * d, element: dtype == .f16 ? .float16 : .bfloat16)
+        for (i, tensor) in stored.enumerated() {
+            let copied: Bool = tensor.withUnsafeBytes { raw in
+                guard raw.count == 2 * d * d, let from = raw.baseAddress else { return false }
+                UnsafeMutableRawPointer(buffer.base + i * d * d).copyMemory(from: from, byteCount: raw.count)
+                return true
+            }
+            guard copied else { return nil }
+            tensor.releasePages()
+        }
+        return try? WeightMatrix(half: buffer, shape: [names.count * d, d])
     }
 }

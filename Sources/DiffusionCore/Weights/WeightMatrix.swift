@@ -124,6 +124,19 @@ public struct WeightMatrix: Sendable {
         }
     }
 
+    /// Calls `body` with the bytes of the stored half-precision elements (F16 / BF16 bit patterns, row-major
+    /// `[rows, columns]`, `2 · rows · columns` bytes); nil, without calling it, for a float32 weight.
+    package func withHalfBytes<R>(_ body: (UnsafeRawPointer) -> R) -> R? {
+        guard element != .float32 else { return nil }
+        switch backing {
+        case .tensor: return nil
+        case let .mapped(view):
+            return view.withUnsafeBytes { raw in body(raw.baseAddress!) }
+        case let .half(buffer):
+            return withExtendedLifetime(buffer) { body(UnsafeRawPointer(buffer.base)) }
+        }
+    }
+
     /// `TensorView.withUnsafeBytes` with a typed-throws body.
     private static func withBytes<R, E: Error>(
         _ view: TensorView, _ body: (UnsafeRawBufferPointer) throws(E) -> R
