@@ -27,14 +27,14 @@ struct FusedHalfTextEncoderTests {
     }
 
     /// A matrix's stored half-precision elements (empty for a float32 matrix).
+    static func bits(_ view: TensorView) -> [UInt16] {
+        view.withUnsafeBytes { raw in (0..<(raw.count / 2)).map { raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self) } }
+    }
+
     static func halfBits(_ m: WeightMatrix) -> [UInt16] {
         m.withHalfBytes { raw in
             (0..<(m.rows * m.columns)).map { raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self) }
         } ?? []
-    }
-
-    static func bits(_ view: TensorView) -> [UInt16] {
-        view.withUnsafeBytes { raw in (0..<(raw.count / 2)).map { raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self) } }
     }
 
     /// Every matrix of the active text encoder as stored half-precision elements, q/k/v stacked.
@@ -76,24 +76,7 @@ struct FusedHalfTextEncoderTests {
         #expect(report.textEncoderLayersPatched == cases.patched)
         let fused = try #require(pipeline.fusion?.textEncoderParameters.first)
         let outputs = try SafetensorsFile(path: try #require(Self.base).appendingPathComponent("outputs.safetensors").path)
-        var compared = 0, differing = 0, farthest = 0
-        for info in outputs.tensors where info.name.hasPrefix("fused.") {
-            let name = String(info.name.dropFirst("fused.".count))
-            let parameter = try #require(fused[name], "\(name) was not fused")
-            guard case let .half(buffer, shape) = parameter.values else {
-                Issue.record("\(name) was fused in float32, not in the file's float16")
-                continue
-            }
-            #expect(buffer.element == .float16 && shape == info.shape)
-            let want = Self.bits(outputs.tensor(info))
-            for i in 0..<min(buffer.count, want.count) where want[i] != buffer.base[i] {
-                differing += 1
-                farthest = max(farthest, FusedHalfPrecisionTests.halfSteps(want[i], buffer.base[i]))
-            }
-            compared += buffer.count
-        }
-        #expect(compared > 0)
-        #expect(farthest <= 1 && differing * 1000 <= compared, "\(differing) of \(compared) elements differ, by up to \(farthest) steps")
+        try FusedHalfPrecisionTests.expectFusedHalfEqual(fused, outputs)
 
         // The encoder runs the fused values as they are: half precision, q/k/v stacked from the fused thirds.
         let now = Self.matrices(pipeline)
