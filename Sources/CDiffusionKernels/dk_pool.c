@@ -121,6 +121,9 @@ static void pin_helper(long index) {
 static void *helper_main(void *arg) {
     long index = (long)(intptr_t)arg;
     uint64_t joined = 0;
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), "lorakit-pool"); // as `top -H` and the tests see the helpers
+#endif
     pin_helper(index);
     for (;;) {
         // Poll for a job this helper may join: pause first, then also yield the core to any other runnable

@@ -91,6 +91,25 @@ struct ParallelPoolTests {
                 #expect((0..<8).allSatisfy { log.counts[$0] == 1 })
             }
         }
+        // With no polling a helper sleeps after every job, so a chunk it runs proves it was woken (the caller alone
+        // would otherwise run every chunk, and the counts above would still hold). Chunks of 300 µs leave it time to
+        // wake; up to 100 jobs, as a loaded machine may keep it off its processor for a while.
+        Parallel.helperSpinMicroseconds = 0
+        var woken = false
+        for _ in 0..<100 where !woken {
+            try await Task.sleep(nanoseconds: 300_000)
+            let caller = pthread_self()
+            let others = LockedValue(0)
+            Parallel.forEachChunk(8, chunks: 8) { _, _ in
+                let started = DispatchTime.now().uptimeNanoseconds
+                while DispatchTime.now().uptimeNanoseconds - started < 300_000 {}
+                let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+                let isHelper = name.trimmingCharacters(in: .whitespacesAndNewlines) == "lorakit-pool"
+                if pthread_equal(pthread_self(), caller) == 0, isHelper { others.withLock { $0 += 1 } }
+            }
+            woken = others.read { $0 } > 0
+        }
+        #expect(woken, "no chunk ran on a pool helper woken from its sleep")
     }
 
     @Test("chunk counts the pool cannot take run through the fallback")
