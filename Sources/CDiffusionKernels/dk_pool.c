@@ -32,7 +32,6 @@ static _Atomic long pool_started;
 static _Atomic int pool_pinning = -1; // -1: not read yet from LORAKIT_PIN_THREADS
 
 static pthread_mutex_t pool_run_lock = PTHREAD_MUTEX_INITIALIZER;   // one job at a time
-static pthread_mutex_t pool_start_lock = PTHREAD_MUTEX_INITIALIZER; // starting helpers
 static pthread_mutex_t pool_sleep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
 
@@ -153,12 +152,10 @@ static void *helper_main(void *arg) {
     return 0;
 }
 
-/// Starts helpers until `wanted` exist (or one cannot be started); returns how many exist.
+/// Starts helpers until `wanted` exist (or one cannot be started); returns how many exist. Called with
+/// pool_run_lock held, so one thread at a time starts them.
 static long start_helpers(long wanted) {
-    long started = atomic_load_explicit(&pool_started, memory_order_acquire);
-    if (started >= wanted) return started;
-    pthread_mutex_lock(&pool_start_lock);
-    started = atomic_load(&pool_started);
+    long started = atomic_load(&pool_started);
     while (started < wanted) {
         pthread_attr_t attr;
         pthread_t thread;
@@ -170,7 +167,6 @@ static long start_helpers(long wanted) {
         started++;
         atomic_store(&pool_started, started);
     }
-    pthread_mutex_unlock(&pool_start_lock);
     return started;
 }
 

@@ -38,19 +38,17 @@ package enum Parallel {
     /// `0..<chunks`, so a caller can give each chunk its own slice of one scratch buffer).
     package static func forEachChunk(_ count: Int, chunks: Int, _ body: (Int, Range<Int>) -> Void) {
         guard count > 0, chunks > 0 else { return }
-        if chunks == 1 || workerCount <= 1 {
-            for c in 0..<chunks {
-                let lo = count * c / chunks, hi = count * (c + 1) / chunks
-                if lo < hi { body(c, lo..<hi) }
-            }
-            return
-        }
+        let workers = workerCount
         // The chunks write disjoint parts of their outputs; the job only carries the closure across threads.
         withoutActuallyEscaping(body) { body in
             var job = PoolJob(count: count, chunks: chunks, body: body)
+            if chunks == 1 || workers <= 1 {
+                for c in 0..<chunks { job.run(c) }
+                return
+            }
             if usesSpinningPool { keepBLASWorkersBesideHelpers() }
             let ranInPool = usesSpinningPool && withUnsafeMutablePointer(to: &job) { job in
-                dk_pool_run(chunks, workerCount, { context, chunk in
+                dk_pool_run(chunks, workers, { context, chunk in
                     guard let job = context?.assumingMemoryBound(to: PoolJob.self) else { return }
                     job.pointee.run(chunk)
                 }, job) == 1
