@@ -77,6 +77,9 @@ struct PipelineVAETilingTests {
         #expect(big.tiledVAEBytes == 3072 * 512 * 512 + 12 * 4096 * 4096)
         #expect(try plan(256, .on).tiledVAEBytes == plan(256, .on).wholeImageVAEBytes)
         #expect(try plan(512, batch: 2).wholeImageVAEBytes == 2 * 3072 * 512 * 512)
+        // Every tile carries the whole batch; a batch within one tile is decoded whole (no tiled figure, no note).
+        #expect(try plan(4096, batch: 2).tiledVAEBytes == 2 * (3072 * 512 * 512 + 12 * 4096 * 4096))
+        #expect(try plan(512, .on, batch: 4).tiledVAEBytes == plan(512, .on, batch: 4).wholeImageVAEBytes)
     }
 
     @Test("sizes no stage fits are refused with the figures, before any work")

@@ -53,8 +53,11 @@ public struct MemoryPlan: Sendable, Equatable {
         let perPixel = product(6 * 4, max(vaeChannels, 1))
         let wholeBytes = product(perPixel, width, height, batch)
         let tile = max(vaeTileSide, factor)
-        let tiledBytes = min(wholeBytes, sum(product(perPixel, min(width, tile), min(height, tile)),
-                                             product(3 * 4, width, height, batch)))
+        // Each tile carries the whole batch; an image no larger than one tile is decoded whole.
+        let oneTile = width <= tile && height <= tile
+        let tiledBytes = oneTile ? wholeBytes
+            : min(wholeBytes, sum(product(perPixel, min(width, tile), min(height, tile), batch),
+                                  product(3 * 4, width, height, batch)))
         let latentPixels = product(width / max(factor, 1), height / max(factor, 1))
         let unetBytes = product(14 * 4, max(unetChannels, 1), latentPixels, max(rows, 1))
         let tiled: Bool
@@ -73,7 +76,7 @@ public struct MemoryPlan: Sendable, Equatable {
         let vaeBytes = tiled ? tiledBytes : wholeBytes
         if usesVAE, vaeBytes > physicalBytes {
             throw .invalidRequest("size \(size) needs about \(gigabytes(vaeBytes)) for the VAE"
-                                  + (tiled ? " even in tiles" : " (the whole image at once; --vae-tiling on decodes in tiles)")
+                                  + (tiled ? " even in tiles" : " (the whole image at once; VAETiling.on, --vae-tiling on, decodes in tiles)")
                                   + "; this machine has \(gigabytes(physicalBytes)) of memory")
         }
         return plan

@@ -64,13 +64,13 @@ package enum OutputPath {
         }
     }
 
-    /// Whether `url` names an existing folder.
     /// Why an output cannot go into `folder`, which is not a folder: it does not exist, or something else is there.
     package static func missingFolderReason(_ folder: URL) -> String {
         FileManager.default.fileExists(atPath: folder.path)
             ? "\(folder.path) is not a folder" : "the folder \(folder.path) does not exist"
     }
 
+    /// Whether `url` names an existing folder.
     package static func isFolder(_ url: URL) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
