@@ -83,7 +83,11 @@ extension CLIPTextWeights {
             }
             var stacked = layer.qkvProj.withFloat32(workspace: nil) { Array(UnsafeBufferPointer(start: $0, count: 3 * d * d)) }
             stacked.replaceSubrange((part * d * d)..<((part + 1) * d * d), with: values.floats())
-            layer.qkvProj = try Self.matrix(.float32(try Self.tensor(stacked, [3 * d, d], name)), [3 * d, d], name)
+            let tensor = try Self.tensor(stacked, [3 * d, d], name)
+            guard let m = try? WeightMatrix(tensor) else {
+                throw .weightShapeMismatch(name: name, expected: [3 * d, d], actual: tensor.shape)
+            }
+            layer.qkvProj = m
         case let .qkvBias(part):
             let floats = values.floats()
             guard floats.count == d else { throw .weightShapeMismatch(name: name, expected: [d], actual: [floats.count]) }
