@@ -20,6 +20,27 @@ struct FileHashesTests {
         return (try SafetensorsFile(contentsOf: url), url)
     }
 
+    @Test("The SHA-256 beneath both hashes gives the FIPS 180-2 test vectors, whole and fed in uneven pieces")
+    func knownVectors() {
+        func hash(_ text: String, pieces: [Int] = []) -> String {
+            let bytes = Array(text.utf8)
+            var hasher = SHA256Digest()
+            var start = 0
+            for size in pieces + [bytes.count] where start < bytes.count {
+                let end = min(bytes.count, start + size)
+                bytes[start..<end].withUnsafeBytes { hasher.update($0) }
+                start = end
+            }
+            return SafetensorsFile.hex(hasher.finalize())
+        }
+        #expect(hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"
+        #expect(hash(long) == "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
+        #expect(hash(long, pieces: [1, 63, 7]) == "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1")
+        let million = String(repeating: "a", count: 1_000_000)
+        #expect(hash(million, pieces: [65, 100_000, 3]) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
     @Test("One pass gives the whole-file and data-only SHA-256 of separate passes; the legacy hash is unchanged")
     func onePass() throws {
         var large = SafetensorsWriter(metadata: ["ss_network_dim": "4"])

@@ -46,7 +46,10 @@ struct GenerateCLITests {
         #expect(free == base)
         let (tiledRun, tiled) = try generate("tiled.png", ["--vae-tiling", "on"])
         #expect(tiled != base)
-        #expect(tiledRun.stdout.contains("tiles"), "\(tiledRun.stdout)")
+        let notes = try CLI.jsonObject(tiledRun)["notes"] as? [String] ?? []
+        #expect(notes.contains { $0.hasPrefix("the VAE ran in tiles") }, "\(tiledRun.stdout)")
+        let (_, off) = try generate("off.png", ["--vae-tiling", "off"])
+        #expect(off == base)
         let bad = try CLI.run(["generate", "--model", Self.model, "--prompt", "a", "--vae-tiling", "sometimes",
                                "-o", dir.appendingPathComponent("x.png").path])
         #expect(bad.status == 2)
