@@ -16,7 +16,7 @@ struct InterruptCLITests {
         try FileManager.default.createDirectory(at: unet, withIntermediateDirectories: true)
         try Data(#"{"_class_name": "StableDiffusionPipeline"}"#.utf8).write(to: base.appendingPathComponent("model_index.json"))
         var layers: [String] = []
-        for block in 0..<2 {
+        for block in 0..<4 {  // 32 layers, 128 MB: a write long enough to be caught mid-way
             for attention in 0..<2 {
                 for projection in ["to_q", "to_k", "to_v", "to_out.0"] {
                     layers.append("down_blocks.\(block).attentions.\(attention).transformer_blocks.0.attn1.\(projection)")
